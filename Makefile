@@ -1,0 +1,26 @@
+# The two commands on README's first screen: `make demo` and `make test`. Each sets up what it needs.
+.PHONY: demo test lint bootstrap lab-down clean
+
+VENV := .venv/bin
+export REMEDIATE_HOME ?= $(CURDIR)/.state
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo:
+	@scripts/bootstrap.sh
+	@scripts/demo.sh
+
+test:
+	@scripts/bootstrap.sh --test
+	$(VENV)/ruff check .
+	$(VENV)/python -m pytest -q -p no:cacheprovider
+
+lint: test
+
+lab-down:
+	@$(VENV)/remediate lab down
+
+clean:
+	-@$(VENV)/remediate lab down 2>/dev/null
+	rm -rf .state

@@ -1,0 +1,99 @@
+"""`remediate lab up|down|status`: start the simulated hosts of a scenario and write their inventory.
+
+The lab is for the demo and the tests only; production code paths never import it (only the `lab` subcommand).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import yaml
+
+from orchestrator.errors import UsageError
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+DEFAULT_SCENARIO = SCENARIOS / "default.yml"
+PLATFORMS = ("windows", "linux")
+
+
+def _backends() -> dict:
+    from lab import linux, windows
+
+    return {"windows": windows, "linux": linux}
+
+
+def load_scenario(path: Path | None) -> dict[str, dict]:
+    path = path or DEFAULT_SCENARIO
+    if not path.is_file() and (SCENARIOS / f"{path}").is_file():
+        path = SCENARIOS / f"{path}"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read scenario {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"invalid scenario {path}: not valid YAML: {exc}") from exc
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if not isinstance(hosts, dict) or not hosts:
+        raise UsageError(f"invalid scenario {path}: field hosts: expected a mapping of host name -> spec")
+    for name, spec in hosts.items():
+        if not isinstance(spec, dict) or spec.get("platform") not in PLATFORMS:
+            raise UsageError(f"invalid scenario {path}: field hosts.{name}.platform: expected one of "
+                             f"{', '.join(PLATFORMS)}")
+    return hosts
+
+
+def up(workdir: Path, scenario: Path | None = None) -> dict:
+    """Start every host of the scenario; write workdir/inventory.yml. A lab already up is stopped first."""
+    hosts = load_scenario(scenario)
+    if workdir.exists():
+        down(workdir)
+    workdir.mkdir(parents=True, mode=0o700)
+    backends = _backends()
+    inventory: dict[str, dict] = {"all": {"children": {}}}
+    started: list[str] = []
+    try:
+        for platform in PLATFORMS:
+            group = {n: s for n, s in hosts.items() if s["platform"] == platform}
+            if not group:
+                continue
+            hostvars = backends[platform].start(group, workdir / platform)
+            started.append(platform)
+            inventory["all"]["children"][platform] = {"hosts": hostvars}
+    except Exception:
+        for platform in started:
+            backends[platform].stop(workdir / platform)
+        raise
+    path = workdir / "inventory.yml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# Written by `remediate lab up`: simulated hosts on loopback. Holds lab-only credentials.\n")
+        yaml.safe_dump(inventory, fh, sort_keys=True)
+    (workdir / "scenario.json").write_text(json.dumps({"scenario": str(scenario or DEFAULT_SCENARIO),
+                                                       "hosts": {n: s["platform"] for n, s in hosts.items()}}))
+    return {"inventory": str(path), "hosts": sorted(hosts), "scenario": str(scenario or DEFAULT_SCENARIO)}
+
+
+def down(workdir: Path) -> None:
+    backends = _backends()
+    for platform in PLATFORMS:
+        if (workdir / platform).exists():
+            backends[platform].stop(workdir / platform)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def status(workdir: Path) -> dict:
+    meta = workdir / "scenario.json"
+    if not meta.exists():
+        return {"lab": "down", "hosts": {}}
+    info = json.loads(meta.read_text())
+    backends = _backends()
+    hosts: dict[str, dict] = {}
+    for platform in PLATFORMS:
+        if (workdir / platform).exists():
+            for name, state in backends[platform].status(workdir / platform).items():
+                hosts[name] = {"platform": platform} | state
+    return {"lab": "up", "scenario": info["scenario"], "inventory": str(workdir / "inventory.yml"),
+            "hosts": hosts}

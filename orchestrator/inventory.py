@@ -1,0 +1,100 @@
+"""Ansible inventories: which hosts exist, how we reach them (platform), and `--host` resolution.
+
+Nothing runs against a host that is not in the inventory: every name given on the command line or in an alert is
+validated for shape, then resolved here; anything unknown is refused before Ansible starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InventoryError, UsageError
+
+HOST_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")
+WINDOWS_CONNECTIONS = {"winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp"}
+LOCAL_CONNECTIONS = {"local", "ansible.builtin.local"}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    platform: str  # windows | linux | azure
+    address: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    hosts: dict[str, Host]
+    groups: dict[str, list[str]]
+
+    def resolve(self, spec: str) -> list[Host]:
+        """`--host`: an inventory host, a group, or a comma list of those. Unknown names are refused (exit 2)."""
+        names: list[str] = []
+        parts = [p.strip() for p in spec.split(",")]
+        if not spec.strip() or any(not p for p in parts):
+            raise UsageError(f"invalid --host {spec[:80]!r}: expected a host or group name, or a comma list")
+        for part in parts:
+            if not HOST_RE.match(part):
+                raise UsageError(f"invalid host name {part[:80]!r}: letters, digits, '.', '-', '_' only")
+            if part in self.hosts:
+                members = [part]
+            elif part in self.groups and part not in ("all", "ungrouped"):
+                members = self.groups[part]
+                if not members:
+                    raise InventoryError(f"group {part!r} in {self.path} has no hosts")
+            elif part == "all":
+                members = sorted(self.hosts)
+            else:
+                raise InventoryError(f"host {part!r} is not in the inventory {self.path}; nothing was run",
+                                     host=part)
+            names += [m for m in members if m not in names]
+        return [self.hosts[n] for n in names]
+
+
+def _platform(hostvars: dict[str, object], groups: list[str]) -> str:
+    explicit = hostvars.get("remediate_platform")
+    if explicit in ("windows", "linux", "azure"):
+        return str(explicit)
+    conn = str(hostvars.get("ansible_connection") or "")
+    if conn in WINDOWS_CONNECTIONS or "windows" in groups:
+        return "windows"
+    if conn in LOCAL_CONNECTIONS or "azure" in groups:
+        return "azure"
+    return "linux"
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed."""
+    if not path.exists():
+        raise InventoryError(f"inventory {path} does not exist")
+    if not os.access(path, os.R_OK):
+        raise InventoryError(f"inventory {path} is not readable")
+    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    try:
+        manager = InventoryManager(loader=loader, sources=[str(path)])
+    except AnsibleError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InventoryError(f"invalid inventory {path}: {first}") from exc
+    variables = VariableManager(loader=loader, inventory=manager)
+    hosts: dict[str, Host] = {}
+    for h in manager.get_hosts():
+        if not HOST_RE.match(h.name):
+            raise InventoryError(f"invalid inventory {path}: host name {h.name[:80]!r} is not allowed")
+        hv = variables.get_vars(host=h, include_hostvars=False)
+        group_names = [g.name for g in h.get_groups()]
+        hosts[h.name] = Host(h.name, _platform(hv, group_names), str(hv.get("ansible_host") or h.name))
+    groups = {name: sorted(h.name for h in g.get_hosts()) for name, g in manager.groups.items()}
+    if not hosts:
+        raise InventoryError(f"invalid inventory {path}: it defines no hosts")
+    return Inventory(path.resolve(), hosts, groups)
