@@ -25,7 +25,9 @@ def _backends() -> dict:
     return {"windows": windows, "linux": linux}
 
 
-def load_scenario(path: Path | None) -> dict[str, dict]:
+def load_scenario(path: Path | None, _depth: int = 0) -> dict[str, dict]:
+    """A scenario file: `hosts: {name: {platform: windows|linux, ...}}`, optionally `include: [other.yml]`
+    (relative to the file; their hosts come first, this file's hosts override them)."""
     path = path or DEFAULT_SCENARIO
     if not path.is_file() and (SCENARIOS / f"{path}").is_file():
         path = SCENARIOS / f"{path}"
@@ -35,7 +37,14 @@ def load_scenario(path: Path | None) -> dict[str, dict]:
         raise UsageError(f"cannot read scenario {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise UsageError(f"invalid scenario {path}: not valid YAML: {exc}") from exc
-    hosts = data.get("hosts") if isinstance(data, dict) else None
+    included: dict[str, dict] = {}
+    for inc in (data.get("include") or []) if isinstance(data, dict) else []:
+        if _depth > 3:
+            raise UsageError(f"invalid scenario {path}: field include: nested too deeply")
+        included |= load_scenario(path.parent / str(inc), _depth + 1)
+    hosts = (data.get("hosts") or {}) if isinstance(data, dict) else None
+    if isinstance(hosts, dict):
+        hosts = included | hosts
     if not isinstance(hosts, dict) or not hosts:
         raise UsageError(f"invalid scenario {path}: field hosts: expected a mapping of host name -> spec")
     for name, spec in hosts.items():

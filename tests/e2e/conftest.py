@@ -47,12 +47,21 @@ class Remediate:
         return self.home / "lab"
 
 
-@pytest.fixture(scope="module")
-def linux_lab(tmp_path_factory):
+def start_lab(tmp_path_factory, scenario: str):
     home = tmp_path_factory.mktemp("home")
     r = Remediate(home)
-    up = r("lab", "up", "--scenario", str(ROOT / "lab" / "scenarios" / "linux-asr.yml"), "--json", timeout=120)
+    up = r("lab", "up", "--scenario", str(ROOT / "lab" / "scenarios" / scenario), "--json", timeout=120)
     assert up.rc == 0, up.stderr
-    yield r
+    return r
+
+
+def stop_lab(r: Remediate) -> None:
     down = r("lab", "down", timeout=60)
     assert down.rc == 0, down.stderr
+
+
+@pytest.fixture(scope="module")
+def linux_lab(tmp_path_factory):
+    r = start_lab(tmp_path_factory, "linux-asr.yml")
+    yield r
+    stop_lab(r)

@@ -1,0 +1,218 @@
+"""PowerShell cmdlets producing objects (Get-WinEvent, Get-MpPreference, ...) and the file version forms."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lab.windows import filestore, regstore, service_ops
+from lab.windows.commands.base import NotSimulated, split_outside, unquote
+
+NO_EVENTS = "No events were found that match the specified selection criteria."
+
+
+def _hashtable(text: str) -> dict[str, str]:
+    inner = text.strip().removeprefix("@").strip().removeprefix("{").removesuffix("}")
+    table = {}
+    for part in split_outside(inner.replace("\n", ";"), ";"):
+        if "=" in part:
+            key, _, value = part.partition("=")
+            table[key.strip().lower()] = unquote(value.strip())
+    return table
+
+
+def _get_winevent(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    match = re.match(r"^-FilterHashtable\s+(?P<table>@\{.*?\})(?P<rest>.*)$", args.strip(), re.I | re.S)
+    if not match:
+        raise NotSimulated(f"Get-WinEvent {args.strip()} (only -FilterHashtable @{{...}} is simulated)")
+    table = _hashtable(match["table"])
+    unknown = set(table) - {"logname", "providername", "id", "level"}
+    if unknown:
+        raise NotSimulated(f"Get-WinEvent filter key(s) {', '.join(sorted(unknown))}")
+    rest = match["rest"]
+    max_events = re.search(r"-MaxEvents\s+(\d+)", rest, re.I)
+    silent = re.search(r"-ErrorAction\s+(SilentlyContinue|Ignore)", rest, re.I) is not None
+    leftover = re.sub(r"-MaxEvents\s+\d+|-ErrorAction\s+\w+", "", rest, flags=re.I).strip()
+    if leftover:
+        raise NotSimulated(f"Get-WinEvent argument(s) {leftover}")
+    levels = {"1": "Critical", "2": "Error", "3": "Warning", "4": "Information"}
+    events = []
+    for event in sorted(host.state["event_log"], key=lambda e: e.get("time_created", ""), reverse=True):
+        if "logname" in table and event.get("log", "").lower() != table["logname"].lower():
+            continue
+        if "providername" in table and event.get("provider", "").lower() != table["providername"].lower():
+            continue
+        if "id" in table and str(event.get("id")) != table["id"]:
+            continue
+        if "level" in table and event.get("level") != levels.get(table["level"], table["level"]):
+            continue
+        events.append(
+            {
+                "TimeCreated": event.get("time_created"),
+                "ProviderName": event.get("provider"),
+                "Id": int(event.get("id", 0)),
+                "LevelDisplayName": event.get("level", "Information"),
+                "LogName": event.get("log"),
+                "Message": event.get("message", ""),
+            }
+        )
+    if max_events:
+        events = events[: int(max_events.group(1))]
+    if not events and not silent:
+        return [], [f"Get-WinEvent : {NO_EVENTS}"]
+    return events, []
+
+
+def get_mppreference(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    if args.strip():
+        raise NotSimulated(f"Get-MpPreference {args.strip()}")
+    return [
+        {
+            "ExclusionPath": list(host.state["defender"]["exclusion_paths"]) or None,
+            "DisableRealtimeMonitoring": False,
+        }
+    ], []
+
+
+def _get_bitlocker(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    mount = re.match(r"^(?:-MountPoint\s+)?(?P<mp>\S+)?$", args.strip(), re.I)
+    if not mount:
+        raise NotSimulated(f"Get-BitLockerVolume {args.strip()}")
+    volumes = []
+    for volume in host.state["bitlocker"]:
+        wanted = unquote(mount["mp"] or "")
+        if wanted and volume["mount_point"].lower() != wanted.lower():
+            continue
+        volumes.append(
+            {
+                "MountPoint": volume["mount_point"],
+                "VolumeStatus": volume.get("volume_status"),
+                "ProtectionStatus": volume.get("protection_status"),
+                "LockStatus": volume.get("lock_status", "Unlocked"),
+                "EncryptionPercentage": volume.get("encryption_percentage", 0),
+            }
+        )
+    return volumes, []
+
+
+def _get_netipinterface(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    leftover = re.sub(r"-AddressFamily\s+IPv4", "", args, flags=re.I).strip()
+    if leftover:
+        raise NotSimulated(f"Get-NetIPInterface {leftover}")
+    return [
+        {
+            "InterfaceAlias": a["name"],
+            "InterfaceIndex": a.get("interface_index"),
+            "AddressFamily": "IPv4",
+            "Dhcp": "Enabled" if a.get("dhcp_enabled") else "Disabled",
+            "ConnectionState": "Connected",
+        }
+        for a in host.state["network_adapters"]
+    ], []
+
+
+def _get_cim_adapters(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    match = re.match(
+        r"^(?:-ClassName\s+|-Class\s+)?Win32_NetworkAdapterConfiguration"
+        r"(?:\s+-Filter\s+(?P<filter>'[^']*'|\"[^\"]*\"))?$",
+        args.strip(),
+        re.I,
+    )
+    if not match:
+        raise NotSimulated(f"{args.strip()} (only Win32_NetworkAdapterConfiguration is simulated)")
+    wanted = re.sub(r"\s", "", unquote(match["filter"] or "")).lower()
+    if wanted not in ("", "ipenabled=true", "ipenabled=1"):
+        raise NotSimulated(f"-Filter {match['filter']}")
+    return [
+        {
+            "Description": f"Microsoft Hyper-V Network Adapter ({a['name']})",
+            "InterfaceIndex": a.get("interface_index"),
+            "IPEnabled": True,
+            "DHCPEnabled": bool(a.get("dhcp_enabled")),
+            "IPAddress": [a["ipv4_address"]] if a.get("ipv4_address") else [],
+        }
+        for a in host.state["network_adapters"]
+    ], []
+
+
+def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    match = re.match(r"^(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+)?$", args.strip(), re.I)
+    if not match:
+        raise NotSimulated(f"Get-Service {args.strip()}")
+    names = [unquote(match["name"])] if match["name"] else list(host.state["services"])
+    objects, errors = [], []
+    start_types = {"auto": "Automatic", "delayed": "Automatic", "manual": "Manual", "disabled": "Disabled"}
+    for name in names:
+        service = service_ops.find(host.state, name)
+        if service is None:
+            errors.append(f"Get-Service : Cannot find any service with service name '{name}'.")
+            continue
+        objects.append(
+            {
+                "Name": service["name"],
+                "DisplayName": service["display_name"],
+                "Status": service["state"].capitalize(),
+                "StartType": start_types[service["start_mode"]],
+            }
+        )
+    return objects, errors
+
+
+def _get_itemproperty(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    match = re.match(
+        r"^(?:-(?:Literal)?Path\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)(?:\s+(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+))?"
+        r"(?:\s+-ErrorAction\s+(?P<ea>\w+))?$",
+        args.strip(),
+        re.I,
+    )
+    if not match or not regstore.valid_ps_path(unquote(match["path"])):
+        raise NotSimulated(f"Get-ItemProperty {args.strip()} (registry paths like HKLM:\\... only)")
+    path = unquote(match["path"])
+    silent = (match["ea"] or "").lower() in ("silentlycontinue", "ignore")
+    if not regstore.key_exists(host.state, path):
+        error = f"Get-ItemProperty : Cannot find path '{path}' because it does not exist."
+        return [], [] if silent else [error]
+    values = {n: v["data"] for n, v in regstore.values(host.state, path).items()}
+    if match["name"]:
+        found = regstore.get_value(host.state, path, unquote(match["name"]))
+        if found is None:
+            error = f"Get-ItemProperty : Property {unquote(match['name'])} does not exist at path {path}."
+            return [], [] if silent else [error]
+        values = {found[0]: found[1]["data"]}
+    return [values], []
+
+
+SOURCES = {
+    "get-winevent": _get_winevent,
+    "get-mppreference": get_mppreference,
+    "get-bitlockervolume": _get_bitlocker,
+    "get-netipinterface": _get_netipinterface,
+    "get-ciminstance": _get_cim_adapters,
+    "get-wmiobject": _get_cim_adapters,
+    "get-service": _get_service,
+    "get-itemproperty": _get_itemproperty,
+}
+
+
+def file_version(host: Any, path: str, prop: str) -> tuple[list[Any], list[str]]:
+    found = filestore.find(host.state, unquote(path))
+    if found is None:
+        return [], [f"Get-Item : Cannot find path '{unquote(path)}' because it does not exist."]
+    version = found[1].get("product_version" if prop.lower() == "productversion" else "version") or found[
+        1
+    ].get("version")
+    return ([version] if version else []), []
+
+
+VERSION_FORMS = [
+    re.compile(
+        r"^\(Get-Item\s+(?:-Path\s+|-LiteralPath\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)\)\.VersionInfo\."
+        r"(?P<prop>FileVersion|ProductVersion)$",
+        re.I,
+    ),
+    re.compile(
+        r"^\[System\.Diagnostics\.FileVersionInfo\]::GetVersionInfo\((?P<path>'[^']+'|\"[^\"]+\")\)\."
+        r"(?P<prop>FileVersion|ProductVersion)$",
+        re.I,
+    ),
+]

@@ -1,0 +1,124 @@
+"""The simulated registry: keys map case-insensitively to {value name: {type, data}}."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+HIVES = {
+    "HKEY_LOCAL_MACHINE": "HKLM",
+    "HKEY_CURRENT_USER": "HKCU",
+    "HKEY_CLASSES_ROOT": "HKCR",
+    "HKEY_USERS": "HKU",
+    "HKEY_CURRENT_CONFIG": "HKCC",
+}
+REG_TYPES = {
+    "string": "REG_SZ",
+    "dword": "REG_DWORD",
+    "qword": "REG_QWORD",
+    "expandstring": "REG_EXPAND_SZ",
+    "multistring": "REG_MULTI_SZ",
+    "binary": "REG_BINARY",
+    "none": "REG_NONE",
+}
+TYPE_FROM_REG = {v: k for k, v in REG_TYPES.items()}
+DOTNET_KIND = {
+    "string": "String",
+    "dword": "DWord",
+    "qword": "QWord",
+    "expandstring": "ExpandString",
+    "multistring": "MultiString",
+    "binary": "Binary",
+    "none": "None",
+}
+
+
+def normalize(path: str) -> str:
+    """'HKLM\\X', 'HKEY_LOCAL_MACHINE\\X' and 'HKLM:\\X' all become 'HKLM:\\X'."""
+    text = path.strip().replace("/", "\\").rstrip("\\")
+    head, _, rest = text.partition("\\")
+    head = head.rstrip(":").upper()
+    head = HIVES.get(head, head)
+    return f"{head}:\\{rest}" if rest else f"{head}:"
+
+
+def _registry(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return state["registry"]
+
+
+def find_key(state: dict[str, Any], path: str) -> str | None:
+    wanted = normalize(path).lower()
+    for key in _registry(state):
+        if normalize(key).lower() == wanted:
+            return key
+    return None
+
+
+def key_exists(state: dict[str, Any], path: str) -> bool:
+    wanted = normalize(path).lower()
+    if wanted.count("\\") == 0:
+        return True  # a hive
+    return any(
+        normalize(k).lower() == wanted or normalize(k).lower().startswith(wanted + "\\")
+        for k in _registry(state)
+    )
+
+
+def values(state: dict[str, Any], path: str) -> dict[str, Any]:
+    key = find_key(state, path)
+    return _registry(state)[key] if key is not None else {}
+
+
+def get_value(state: dict[str, Any], path: str, name: str) -> tuple[str, dict[str, Any]] | None:
+    for value_name, value in values(state, path).items():
+        if value_name.lower() == name.lower():
+            return value_name, value
+    return None
+
+
+def create_key(state: dict[str, Any], path: str) -> dict[str, Any]:
+    key = find_key(state, path)
+    if key is None:
+        key = normalize(path)
+        _registry(state)[key] = {}
+    return _registry(state)[key]
+
+
+def set_value(state: dict[str, Any], path: str, name: str, kind: str, data: Any) -> None:
+    holder = create_key(state, path)
+    existing = get_value(state, path, name)
+    if existing:
+        del holder[existing[0]]
+    holder[name] = {"type": kind, "data": data}
+
+
+def delete_value(state: dict[str, Any], path: str, name: str) -> bool:
+    existing = get_value(state, path, name)
+    if not existing:
+        return False
+    del values(state, path)[existing[0]]
+    return True
+
+
+def delete_tree(state: dict[str, Any], path: str) -> None:
+    wanted = normalize(path).lower()
+    for key in list(_registry(state)):
+        lowered = normalize(key).lower()
+        if lowered == wanted or lowered.startswith(wanted + "\\"):
+            del _registry(state)[key]
+
+
+def subkeys(state: dict[str, Any], path: str) -> list[str]:
+    prefix = normalize(path).lower() + "\\"
+    names: list[str] = []
+    for key in _registry(state):
+        norm = normalize(key)
+        if norm.lower().startswith(prefix):
+            child = norm[len(prefix) :].split("\\")[0]
+            if child.lower() not in [n.lower() for n in names]:
+                names.append(child)
+    return sorted(names, key=str.lower)
+
+
+def valid_ps_path(path: str) -> bool:
+    return re.match(r"^HK(CC|CR|CU|LM|U):\\", path, re.I) is not None  # PowerShell -match ignores case

@@ -1,0 +1,187 @@
+"""The ladder, driven through the real CLI and real ansible-playbook on a local connection.
+
+A throwaway project holds one runbook: diagnose reads a state file (healthy when it says "ok"); step 1 (low) only
+half-fixes it, step 2 (medium) fixes it unless told not to, step 3 is manual. This exercises escalation,
+confirmation, approval-required, manual guidance and failures without any lab host.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import Environment, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUNBOOK = """
+id: ladder-test
+title: {en: Ladder test, fr: Test d'échelle}
+platform: linux
+source: {article: vms-troubleshoot, section: test}
+codes:
+  - code: TestLadderError
+    aliases: ["999001"]
+    message: {en: The test state is broken, fr: L'état de test est cassé}
+cause: {en: test, fr: test}
+diagnose: {linux: linux/diag.yml}
+vars: {state_file: STATE}
+ladder:
+  - id: half-fix
+    title: {en: Half fix, fr: Demi}
+    kind: automated
+    risk: low
+    playbook: linux/write_state.yml
+    vars: {new_state: half}
+    changes: {en: writes half, fr: écrit half}
+  - id: full-fix
+    title: {en: Full fix, fr: Complet}
+    kind: automated
+    risk: medium
+    playbook: linux/write_state.yml
+    vars: {new_state: FULL}
+    changes: {en: writes ok, fr: écrit ok}
+  - id: call-someone
+    title: {en: Call someone, fr: Appeler}
+    kind: manual
+    risk: never
+    guidance: {en: Ask the storage team, fr: Demandez à l'équipe stockage}
+"""
+
+DIAG = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Read state
+      ansible.builtin.slurp: {src: "{{ state_file }}"}
+      register: raw
+    - name: Diagnose
+      ansible.builtin.set_fact:
+        remediate_diagnosis:
+          healthy: "{{ (raw.content | b64decode | trim) == 'ok' }}"
+          summary: "state is {{ raw.content | b64decode | trim }}"
+"""
+
+WRITE = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Fail when asked
+      ansible.builtin.fail: {msg: "boom requested"}
+      when: new_state == 'boom'
+    - name: Write state
+      ansible.builtin.copy: {dest: "{{ state_file }}", content: "{{ new_state }}\\n"}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    proj = tmp_path / "proj"
+    (proj / "runbooks").mkdir(parents=True)
+    (proj / "playbooks" / "linux").mkdir(parents=True)
+    shutil.copy(ROOT / "ansible.cfg", proj / "ansible.cfg")
+    state = tmp_path / "state.txt"
+    state.write_text("broken\n")
+    (proj / "playbooks" / "linux" / "diag.yml").write_text(DIAG)
+    (proj / "playbooks" / "linux" / "write_state.yml").write_text(WRITE)
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(f"all:\n  hosts:\n    box:\n      ansible_connection: local\n      remediate_platform: linux\n"
+                   f"      ansible_python_interpreter: {sys.executable}\n")
+    monkeypatch.setenv("REMEDIATE_PROJECT_DIR", str(proj))
+
+    def write_runbook(full_fix_state: str = "ok", step1_state: str = "half") -> None:
+        text = RUNBOOK.replace("STATE", str(state)).replace("FULL", full_fix_state)
+        text = text.replace("new_state: half", f"new_state: {step1_state}")
+        (proj / "runbooks" / "ladder-test.yml").write_text(text)
+
+    write_runbook()
+    return {"proj": proj, "state": state, "inv": inv, "home": tmp_path / "home", "write_runbook": write_runbook}
+
+
+def remediate(project, *args: str, tty: bool = False, answer: str = "") -> tuple[int, dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.StringIO(answer), stdout=out, stderr=err, stdin_isatty=tty,
+                      environ={"REMEDIATE_HOME": str(project["home"])})
+    rc = main(["--code", "TestLadderError", "--host", "box", "-i", str(project["inv"]), "--json", *args], env)
+    return rc, json.loads(out.getvalue()), err.getvalue()
+
+
+def test_low_step_then_medium_needs_approval_without_terminal(project):
+    rc, doc, err = remediate(project)
+    assert rc == 5, err
+    assert doc["status"] == "approval-required" and doc["plan_id"]
+    assert project["state"].read_text() == "half\n"  # the low-risk step ran, the medium one did not
+    phases = [(s["phase"], s["id"]) for s in doc["steps"]]
+    assert phases == [("diagnose", "diagnose"), ("apply", "half-fix"), ("verify", "verify"),
+                      ("plan", "full-fix")]
+
+
+def test_yes_confirms_and_the_ladder_fixes(project):
+    rc, doc, err = remediate(project, "--yes")
+    assert rc == 0, err
+    assert doc["status"] == "fixed"
+    assert doc["verification"]["box"]["state"] == "healthy"
+    assert project["state"].read_text() == "ok\n"
+    rc, doc, _ = remediate(project)
+    assert rc == 0 and doc["status"] == "no-change"
+
+
+def test_terminal_confirmation_yes_and_no(project):
+    rc, doc, err = remediate(project, tty=True, answer="n\n")
+    assert rc == 7 and doc["status"] == "skipped"
+    assert "declined" in doc["results"]["box"]["message"]
+    assert project["state"].read_text() == "half\n"
+    rc, doc, err = remediate(project, tty=True, answer="y\n")
+    assert rc == 0 and doc["status"] == "fixed"
+
+
+def test_ladder_ends_in_manual_guidance(project):
+    project["write_runbook"](full_fix_state="still-broken")
+    rc, doc, err = remediate(project, "--yes")
+    assert rc == 4, err
+    assert doc["status"] == "manual"
+    assert doc["guidance"][0]["id"] == "call-someone"
+    assert "storage team" in doc["guidance"][0]["guidance"]
+    rc, doc, err = remediate(project, "--yes", "--lang", "fr")
+    assert rc == 4 and "équipe stockage" in doc["guidance"][0]["guidance"]
+
+
+def test_failed_step_exits_1(project):
+    project["write_runbook"](step1_state="boom")
+    rc, doc, err = remediate(project, "--yes")
+    assert rc == 1
+    assert doc["status"] == "failed"
+    assert "boom requested" in doc["results"]["box"]["message"]
+    assert project["state"].read_text() == "broken\n"
+
+
+def test_dry_run_changes_nothing_and_stores_a_plan(project):
+    rc, doc, err = remediate(project, "--dry-run")
+    assert rc == 0 and doc["status"] == "planned" and doc["mode"] == "dry-run"
+    assert project["state"].read_text() == "broken\n"
+    plan = doc["results"]["box"]["plan"][0]
+    assert plan["id"] == "half-fix" and plan["would_change"]
+    from orchestrator.store import Store
+
+    stored = Store.open(project["home"]).get_plan(doc["plan_id"])
+    assert stored["status"] == "pending" and len(stored["plan_hash"]) == 64
+
+
+def test_start_at_step_2(project):
+    rc, doc, err = remediate(project, "--step", "2", "--yes")
+    assert rc == 0
+    assert [s["id"] for s in doc["steps"] if s["phase"] == "apply"] == ["full-fix"]
+
+
+def test_numeric_alias_and_message_free_lookup(project):
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.StringIO(), stdout=out, stderr=err, stdin_isatty=False,
+                      environ={"REMEDIATE_HOME": str(project["home"])})
+    rc = main(["--code", "999001", "--host", "box", "-i", str(project["inv"]), "--json", "--dry-run"], env)
+    assert rc == 0
+    assert json.loads(out.getvalue())["code"] == "TestLadderError"
