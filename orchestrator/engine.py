@@ -196,12 +196,7 @@ class Engine:
                          "would_change": [t.as_dict() for t in check.tasks if t.changed],
                          "idempotent": step.idempotent}
                 outcome.plan.append(entry)
-                if host.name in check.unreachable:
-                    outcome.status, outcome.message = "unreachable", f"{host.name} unreachable"
-                    return outcome
-                if host.name in check.failed or check.status != "successful":
-                    outcome.status = "failed"
-                    outcome.message = f"step {step.id} failed in check mode: {check.failed.get(host.name, '')}"
+                if _run_broke(outcome, host.name, check, f"step {step.id} (check mode)"):
                     return outcome
                 self.ui.show_plan(host.name, view, check)
                 if req.dry_run:
@@ -224,12 +219,7 @@ class Engine:
             run = self._run(rid, host, phase="apply", playbook=view.playbook_path, check=False, step=view,
                             extravars=self._vars(view), timeout=step.timeout)
             applied_any = True
-            if host.name in run.unreachable:
-                outcome.status, outcome.message = "unreachable", f"{host.name} unreachable during {step.id}"
-                return outcome
-            if host.name in run.failed or run.status != "successful":
-                outcome.status = "failed"
-                outcome.message = f"step {step.id} failed: {run.failed.get(host.name, run.status)}"
+            if _run_broke(outcome, host.name, run, f"step {step.id}"):
                 return outcome
             if step.verify == "none":
                 outcome.status, outcome.message = "fixed", f"step {step.id} applied (no verification defined)"
@@ -285,6 +275,18 @@ class Engine:
         self.store.finish_request(rid, status=worst, exit_code=int(exit_code), result=summarize(result),
                                   plan_id=plan_id)
         return result
+
+
+def _run_broke(outcome: HostOutcome, host: str, run: PlaybookRun, label: str) -> bool:
+    """Mark the outcome unreachable / failed when the playbook run did not succeed on the host."""
+    if host in run.unreachable:
+        outcome.status, outcome.message = "unreachable", f"{host} unreachable during {label}: {run.unreachable[host]}"
+        return True
+    if host in run.failed or run.status != "successful":
+        outcome.status = "failed"
+        outcome.message = f"{label} failed: {run.failed.get(host, run.status)}"
+        return True
+    return False
 
 
 def summarize(o: Outcome) -> dict:
