@@ -220,8 +220,10 @@ SPEC_FIELDS = {
     "msdtc_config",
     "command_outputs",
     "faults",
+    "accounts",
 }
 FAULT_FIELDS = {"auth_failure", "http_500", "drop_connection", "delay_seconds", "modules"}
+ACCOUNT_FIELDS = {"name", "type", "sid"}
 WRITER_FIELDS = {"name", "service", "state", "last_error", "persistent", "id", "instance_id"}
 
 
@@ -236,6 +238,13 @@ def validate_spec(name: str, spec: dict[str, Any]) -> None:
             problems.append(f"vss_writers[{index}] (needs a name)")
             continue
         problems += [f"vss_writers[{index}].{k}" for k in writer if k not in WRITER_FIELDS]
+    for index, account in enumerate(spec.get("accounts") or []):
+        if not isinstance(account, dict) or not account.get("name"):
+            problems.append(f"accounts[{index}] (needs a name)")
+            continue
+        problems += [f"accounts[{index}].{k}" for k in account if k not in ACCOUNT_FIELDS]
+        if account.get("type", "user") not in ("user", "group"):
+            problems.append(f"accounts[{index}].type (user or group)")
     if problems:
         raise ValueError(
             f"windows lab host {name}: unknown or invalid {', '.join(problems)} (see lab/windows/README.md)"
@@ -310,6 +319,8 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
             **(spec.get("os") or {}),
         },
         "domain": spec.get("domain") or "WORKGROUP",
+        "lab_user": str(spec.get("user") or "labadmin"),
+        "accounts": copy.deepcopy(list(spec.get("accounts") or [])),
         "services": services,
         "vss_writers": writers,
         "registry": registry,
