@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .changes import describe
 from .paths import project_dir
 
 # Environment variables passed through to ansible-playbook; everything else stays out (and out of artifacts).
@@ -38,6 +39,7 @@ class TaskResult:
     item: str | None = None
     msg: str | None = None
     diff: list[dict] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # readable lines: what changed / would change
 
     def as_dict(self) -> dict[str, object]:
         d: dict[str, object] = {"host": self.host, "name": self.task, "action": self.action,
@@ -46,6 +48,8 @@ class TaskResult:
             d["item"] = self.item
         if self.msg:
             d["msg"] = self.msg
+        if self.changes:
+            d["changes"] = self.changes
         if self.diff:
             d["diff"] = self.diff
         return d
@@ -171,11 +175,15 @@ def run_playbook(
                 result.failed.setdefault(host, _short(res.get("msg") or "one or more items failed"))
             return True
         diff = res.get("diff") if isinstance(res, dict) else None
+        diffs = (diff if isinstance(diff, list) else [diff]) if diff else []
+        item = _item_label(res, data) if is_item else None
+        module_args = ((res.get("invocation") or {}).get("module_args") if isinstance(res, dict) else None) or {}
         tr = TaskResult(
             host=host, task=data.get("task") or "", action=data.get("task_action") or "",
-            status=status, changed=changed, item=_item_label(res, data) if is_item else None,
+            status=status, changed=changed, item=item,
             msg=_short(res.get("msg") or res.get("stderr") or "") if status in ("failed", "unreachable") else None,
-            diff=(diff if isinstance(diff, list) else [diff]) if diff else [],
+            diff=diffs,
+            changes=describe(data.get("task_action") or "", module_args, diffs, item) if changed else [],
         )
         result.tasks.append(tr)
         if status == "unreachable":

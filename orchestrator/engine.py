@@ -22,13 +22,24 @@ from .store import Store, now
 PLAN_TTL = timedelta(hours=24)
 
 # host status -> exit status; the worst host decides the exit code of a multi-host run
+# `applied-unverified`: a step changed the host but nothing could confirm the fault is gone (the runbook has no
+# diagnose for this platform, the step says `verify: none`, or the diagnose could not tell). It is never `fixed`;
+# an operator must confirm it (trigger a backup), so it exits like a manual action (4), with guidance.
 STATUS_EXIT = {
     "fixed": ExitStatus.OK, "no-change": ExitStatus.OK, "planned": ExitStatus.OK,
-    "failed": ExitStatus.FAILED, "manual": ExitStatus.MANUAL,
+    "failed": ExitStatus.FAILED, "manual": ExitStatus.MANUAL, "applied-unverified": ExitStatus.MANUAL,
     "approval-required": ExitStatus.APPROVAL_REQUIRED, "unreachable": ExitStatus.UNREACHABLE,
     "skipped": ExitStatus.SKIPPED,
 }
-SEVERITY = ["no-change", "planned", "fixed", "skipped", "approval-required", "manual", "unreachable", "failed"]
+SEVERITY = ["no-change", "planned", "fixed", "skipped", "approval-required", "applied-unverified", "manual",
+            "unreachable", "failed"]
+UNVERIFIED_GUIDANCE = {
+    "en": "The change was applied but could not be verified automatically: trigger a backup (Azure portal > VM > "
+          "Backup > Backup now) and check that it succeeds.",
+    "fr": "La modification a été appliquée mais n’a pas pu être vérifiée automatiquement : déclenchez une "
+          "sauvegarde (portail Azure > machine virtuelle > Sauvegarde > Sauvegarder maintenant) et vérifiez "
+          "qu’elle réussit.",
+}
 
 
 class UI(Protocol):
@@ -142,7 +153,12 @@ class Engine:
         diag = run.facts.get(host.name)
         if not isinstance(diag, dict) or "healthy" not in diag:
             return "failed", None, f"{playbook.name} did not set remediate_diagnosis.healthy"
-        return ("healthy" if diag.get("healthy") is True else "unhealthy"), diag, str(diag.get("summary", ""))
+        healthy = diag.get("healthy")
+        if healthy is None:  # the diagnose ran but could not tell (e.g. the evidence it reads is unavailable)
+            return "unknown", diag, str(diag.get("summary", "")) or f"{playbook.name} could not tell"
+        if not isinstance(healthy, bool):
+            return "failed", None, f"{playbook.name} set remediate_diagnosis.healthy to {healthy!r}, not a boolean"
+        return ("healthy" if healthy else "unhealthy"), diag, str(diag.get("summary", ""))
 
     # -- the ladder -----------------------------------------------------------------------------------------
     def _guidance(self, views: list[StepView], start: int, host: Host) -> list[dict]:
@@ -159,6 +175,13 @@ class Engine:
             out.append({"step": idx, "id": view.step.id, "title": view.step.title.get(self.request.lang),
                         "risk": view.step.risk.value, "guidance": text.strip()})
         return out
+
+    def _unverified(self, outcome: HostOutcome, idx: int, step_id: str, why: str) -> HostOutcome:
+        outcome.status = "applied-unverified"
+        outcome.message = f"step {idx} ({step_id}) applied but not verified: {why}"
+        outcome.guidance = [{"step": idx, "id": step_id, "title": "verify", "risk": "never",
+                             "guidance": UNVERIFIED_GUIDANCE.get(self.request.lang, UNVERIFIED_GUIDANCE["en"])}]
+        return outcome
 
     def _remediate_host(self, rid: str, host: Host) -> HostOutcome:
         req = self.request
@@ -222,8 +245,7 @@ class Engine:
             if _run_broke(outcome, host.name, run, f"step {step.id}"):
                 return outcome
             if step.verify == "none":
-                outcome.status, outcome.message = "fixed", f"step {step.id} applied (no verification defined)"
-                return outcome
+                return self._unverified(outcome, idx, step.id, "the step defines no verification")
             state, diag, msg = self._diagnose(rid, host, "verify")
             outcome.verification = {"step": step.id, "state": state, "summary": msg, "diagnosis": diag}
             if state == "healthy":
@@ -234,8 +256,7 @@ class Engine:
                 outcome.message = f"verification after {step.id} {state}: {msg}"
                 return outcome
             if state == "unknown":
-                outcome.status, outcome.message = "fixed", f"step {step.id} applied; cannot verify: {msg}"
-                return outcome
+                return self._unverified(outcome, idx, step.id, msg)
             self.ui.note(f"{host.name}: still failing after {step.id}: {msg}; next step of the ladder")
         outcome.status = "failed"
         outcome.message = "verification still fails after the last automated step"

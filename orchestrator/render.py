@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import IO
 
 from rich.console import Console
@@ -21,29 +20,6 @@ def _add_row(table: Table, *cells: str) -> None:
 
 
 _STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "dim", "unreachable": "red"}
-
-
-def _diff_text(diff: list[dict], limit: int = 30) -> str:
-    lines: list[str] = []
-    for d in diff:
-        if not isinstance(d, dict):
-            continue
-        if "prepared" in d and d["prepared"]:
-            lines += str(d["prepared"]).splitlines()
-            continue
-        before, after = d.get("before"), d.get("after")
-        if isinstance(before, str) or isinstance(after, str):
-            import difflib
-
-            lines += list(difflib.unified_diff(
-                str(before or "").splitlines(), str(after or "").splitlines(),
-                d.get("before_header", "before"), d.get("after_header", "after"), lineterm="", n=1))
-        elif before is not None or after is not None:
-            lines.append(f"- {json.dumps(before, sort_keys=True, default=str)}")
-            lines.append(f"+ {json.dumps(after, sort_keys=True, default=str)}")
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
-    return "\n".join(lines)
 
 
 class TerminalUI:
@@ -73,12 +49,12 @@ class TerminalUI:
                             f"approval {step.step.approval_rule})", show_lines=True)
         table.add_column("task")
         table.add_column("would change")
-        table.add_column("diff")
         rows = [t for t in run.tasks if t.host == host and t.changed]
         for t in rows:
-            _add_row(table, t.task + (f" [{t.item}]" if t.item else ""), "yes", _diff_text(t.diff))
+            _add_row(table, t.task + (f" [{t.item}]" if t.item else ""),
+                     "\n".join(t.changes) or "(changed; the module reports no detail)")
         if not rows:
-            _add_row(table, "(every task)", "no", "")
+            _add_row(table, "(every task)", "nothing")
         self.err.print(table)
         if not step.step.idempotent:
             self.err.print("[yellow]note: this step is not idempotent: running it again repeats the change[/]")

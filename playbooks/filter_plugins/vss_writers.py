@@ -6,7 +6,8 @@ structure is read, never the words (Windows translates the labels and the state 
 
 - a line ending with a quoted name (`... : 'System Writer'`) opens a writer block; the opening quote must
   follow a blank or a colon, so the apostrophe of a French label (`Nom de l'enregistreur : 'X'`) is not
-  taken for it;
+  taken for it; other display languages quote with "...", “...”, „...“, «...», ‚...‘, ‹...› or 「...」
+  (spaces inside guillemets are trimmed);
 - inside the block, before the state line, the first `{...}` is the writer id, the second the instance id;
 - the first `[N]` of the block is the state (`VSS_WRITER_STATE`, 0-15);
 - the last error is the text after the first colon of the line that follows the state line (kept raw).
@@ -53,7 +54,21 @@ INSTANCE_PLACEHOLDER = "$instance"
 # The VSS service hosts several writers; restarting it last lets it enumerate the other writers afresh.
 VSS_SERVICE = "VSS"
 
-_NAME_LINE = re.compile(r"(?:^|[\s:])'(?P<name>.+)'\s*$")
+# Opening quote -> closing quote. Windows quotes writer names with ' in English and French; other display
+# languages use typographic quotes ("...", “...”, „...“, «...», ‚...‘, ‹...›, 「...」). The name is the text
+# between the LAST opening quote that follows a blank or a colon and the closing quote that ends the line.
+_QUOTES = {
+    "'": "'", '"': '"', "\u201c": "\u201d", "\u201d": "\u201d", "\u201e": "\u201c", "\u2018": "\u2019",
+    "\u201a": "\u2018", "\u00ab": "\u00bb", "\u00bb": "\u00ab", "\u2039": "\u203a", "\u300c": "\u300d",
+    "\u300e": "\u300f",
+}
+_NAME_LINE = re.compile(
+    "|".join(
+        rf"(?:^|[\s:\uff1a]){re.escape(opening)}(?P<n{index}>.+){re.escape(closing)}\s*$"
+        for index, (opening, closing) in enumerate(_QUOTES.items())
+    )
+)
+_NAME_SPACES = " \t\u00a0\u202f"
 _ID = re.compile(r"\{\s*(?P<id>[^{}\s]+)\s*\}")
 _STATE = re.compile(r"\[\s*(?P<number>[+-]?\d+)\s*\]")
 _COLON = re.compile(r"[:\uff1a]")
@@ -116,7 +131,8 @@ def vss_writers(stdout: Any) -> list[dict[str, Any]]:
     for line in lines:
         match = _NAME_LINE.search(line)
         if match and not _ID.search(line) and not _STATE.search(line):
-            blocks.append((match["name"], []))
+            name = next(value for value in match.groupdict().values() if value is not None)
+            blocks.append((name.strip(_NAME_SPACES), []))
         elif blocks:
             blocks[-1][1].append(line)
     if not blocks:

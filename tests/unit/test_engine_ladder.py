@@ -185,3 +185,29 @@ def test_numeric_alias_and_message_free_lookup(project):
     rc = main(["--code", "999001", "--host", "box", "-i", str(project["inv"]), "--json", "--dry-run"], env)
     assert rc == 0
     assert json.loads(out.getvalue())["code"] == "TestLadderError"
+
+
+def test_a_step_without_verification_is_applied_unverified_never_fixed(project):
+    path = project["proj"] / "runbooks" / "ladder-test.yml"
+    path.write_text(path.read_text().replace("    changes: {en: writes half, fr: écrit half}\n",
+                                             "    changes: {en: writes half, fr: écrit half}\n    verify: none\n"))
+    rc, doc, err = remediate(project)
+    assert rc == 4, err
+    assert doc["status"] == "applied-unverified"
+    assert doc["results"]["box"]["status"] == "applied-unverified"
+    assert "not verified" in doc["results"]["box"]["message"]
+    assert "Backup now" in doc["guidance"][0]["guidance"]
+    assert project["state"].read_text() == "half\n"  # applied, and the ladder stopped there
+    assert [s["phase"] for s in doc["steps"]] == ["diagnose", "apply"]
+
+
+def test_a_diagnose_that_cannot_tell_leaves_the_change_unverified(project):
+    diag = project["proj"] / "playbooks" / "linux" / "diag.yml"
+    diag.write_text(DIAG.replace("healthy: \"{{ (raw.content | b64decode | trim) == 'ok' }}\"",
+                                 "healthy: \"{{ None if (raw.content | b64decode | trim) == 'half' else "
+                                 "((raw.content | b64decode | trim) == 'ok') }}\""))
+    rc, doc, err = remediate(project, "--lang", "fr")
+    assert rc == 4, err
+    assert doc["status"] == "applied-unverified"
+    assert doc["verification"]["box"]["state"] == "unknown"
+    assert "sauvegarde" in doc["guidance"][0]["guidance"]

@@ -415,3 +415,38 @@ def test_filter_module_exports() -> None:
         "vss_iops_evidence",
         "vss_diagnosis",
     }
+
+
+@pytest.mark.parametrize(
+    ("label", "quoted"),
+    [
+        ("Writer name", '"System Writer"'),
+        ("Verfassername", "„System Writer“"),
+        ("Verfassername", "‚System Writer‘"),
+        ("Nom de l’enregistreur", "« System Writer »"),
+        ("Nom de l'enregistreur", "«\u00a0System Writer\u00a0»"),
+        ("Skrivarnamn", "”System Writer”"),
+        ("Writer name", "“System Writer”"),
+        ("Nome writer", "‹System Writer›"),
+        ("ライター名", "「System Writer」"),
+        ("Navn på skriver", "»System Writer«"),
+    ],
+)
+def test_writer_names_quoted_in_other_display_languages(label: str, quoted: str) -> None:
+    text = header() + (
+        f"{label}: {quoted}\n   Id: {{e8132975-6f93-4464-a53e-1050253ae220}}\n"
+        "   Instance Id: {1b2c3d4e-0000-0000-0000-000000000001}\n   [7]\n   : Timed out\n\n"
+    ) + block("WMI Writer", 1, "1b2c3d4e-0000-0000-0000-000000000002")
+    writers = vss.vss_writers(text)
+    assert [(w["name"], w["state"]) for w in writers] == [("System Writer", 7), ("WMI Writer", 1)]
+
+
+def test_typographic_apostrophe_in_a_label_is_not_a_quote() -> None:
+    text = header() + block("SqlServerWriter", 7, "1b2c3d4e-0000-0000-0000-000000000003").replace(
+        "Writer name: 'SqlServerWriter'", "Nom de l’enregistreur : ‘SqlServerWriter’")
+    assert [w["name"] for w in vss.vss_writers(text)] == ["SqlServerWriter"]
+
+
+def test_output_without_writer_blocks_is_still_refused_whatever_the_quotes() -> None:
+    with pytest.raises(AnsibleFilterError, match="no writer block"):
+        vss.vss_writers(header() + "Erreur : « accès refusé ». Code 0x80070005\n")

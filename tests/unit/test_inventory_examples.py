@@ -1,0 +1,40 @@
+"""The shipped production inventory example parses, maps platforms as documented and holds no secret."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import yaml
+
+from orchestrator.inventory import load_inventory
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "inventory" / "production.example.yml"
+
+
+def test_example_parses_with_platforms_from_the_groups() -> None:
+    inv = load_inventory(EXAMPLE)
+    assert inv.hosts["sqlvm01"].platform == "windows"
+    assert inv.hosts["web01"].platform == "linux"
+    assert inv.hosts["azure-control"].platform == "azure"
+    assert inv.resolve("windows") == [inv.hosts["appvm02"], inv.hosts["sqlvm01"]]
+
+
+def test_windows_uses_validated_https_and_no_literal_password() -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    win = data["all"]["children"]["windows"]["vars"]
+    assert win["ansible_port"] == 5986 and win["ansible_winrm_scheme"] == "https"
+    assert win["ansible_winrm_server_cert_validation"] == "validate"
+    assert win["ansible_winrm_transport"] in ("ntlm", "kerberos", "credssp")
+    assert win["ansible_password"].startswith("{{ lookup('ansible.builtin.env',")
+    linux = data["all"]["children"]["linux"]["vars"]
+    assert "ansible_password" not in linux and "ansible_become_password" not in linux
+
+
+def test_ansible_cfg_names_no_missing_inventory_and_checks_host_keys() -> None:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "ansible.cfg")
+    inventory = cfg.get("defaults", "inventory", fallback=None)
+    assert inventory is None or (ROOT / inventory).exists()
+    assert cfg.getboolean("defaults", "host_key_checking", fallback=True) is True
