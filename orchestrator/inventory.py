@@ -14,6 +14,8 @@ from pathlib import Path
 from .errors import InventoryError, UsageError
 
 HOST_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$")
+RESOURCE_ID_RE = re.compile(r"^/subscriptions/[0-9A-Fa-f-]{36}/resourceGroups/[\w.()-]{1,90}/providers/"
+                            r"[A-Za-z.]+/[A-Za-z]+/[\w.-]{1,80}(/[\w.-]+/[\w.;-]+)*/?$", re.I)
 WINDOWS_CONNECTIONS = {"winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp"}
 LOCAL_CONNECTIONS = {"local", "ansible.builtin.local"}
 
@@ -23,6 +25,7 @@ class Host:
     name: str
     platform: str  # windows | linux | azure
     address: str
+    resource_id: str | None = None  # host var `azure_resource_id`: the VM's ARM id, for alert mapping
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,20 @@ class Inventory:
     path: Path
     hosts: dict[str, Host]
     groups: dict[str, list[str]]
+
+    def find_vm(self, *, name: str | None = None, resource_id: str | None = None) -> Host | None:
+        """The inventory host of an Azure VM: by `azure_resource_id` (case-insensitive, as ARM ids are), else by
+        inventory name equal to the VM name (case-insensitive). None when no host matches."""
+        if resource_id:
+            wanted = resource_id.strip().rstrip("/").casefold()
+            for host in self.hosts.values():
+                if host.resource_id and host.resource_id.strip().rstrip("/").casefold() == wanted:
+                    return host
+        if name:
+            for host in self.hosts.values():
+                if host.name.casefold() == name.casefold():
+                    return host
+        return None
 
     def resolve(self, spec: str) -> list[Host]:
         """`--host`: an inventory host, a group, or a comma list of those. Unknown names are refused (exit 2)."""
@@ -93,7 +110,11 @@ def load_inventory(path: Path) -> Inventory:
             raise InventoryError(f"invalid inventory {path}: host name {h.name[:80]!r} is not allowed")
         hv = variables.get_vars(host=h, include_hostvars=False)
         group_names = [g.name for g in h.get_groups()]
-        hosts[h.name] = Host(h.name, _platform(hv, group_names), str(hv.get("ansible_host") or h.name))
+        rid = hv.get("azure_resource_id")
+        if rid is not None and (not isinstance(rid, str) or not RESOURCE_ID_RE.match(rid)):
+            raise InventoryError(f"invalid inventory {path}: host {h.name}: azure_resource_id {str(rid)[:120]!r} is "
+                                 "not an Azure resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/...)")
+        hosts[h.name] = Host(h.name, _platform(hv, group_names), str(hv.get("ansible_host") or h.name), rid)
     groups = {name: sorted(h.name for h in g.get_hosts()) for name, g in manager.groups.items()}
     if not hosts:
         raise InventoryError(f"invalid inventory {path}: it defines no hosts")

@@ -38,3 +38,24 @@ def test_ansible_cfg_names_no_missing_inventory_and_checks_host_keys() -> None:
     inventory = cfg.get("defaults", "inventory", fallback=None)
     assert inventory is None or (ROOT / inventory).exists()
     assert cfg.getboolean("defaults", "host_key_checking", fallback=True) is True
+
+
+def test_vms_map_to_hosts_by_resource_id_case_insensitively_or_by_name() -> None:
+    inv = load_inventory(EXAMPLE)
+    rid = ("/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/resourcegroups/RG-SQL/providers/"
+           "microsoft.compute/virtualmachines/SQLVM01")
+    assert inv.find_vm(resource_id=rid).name == "sqlvm01"
+    assert inv.find_vm(name="WEB01").name == "web01"
+    assert inv.find_vm(name="nope") is None
+    assert inv.find_vm(resource_id=rid.replace("SQLVM01", "other")) is None
+
+
+def test_a_malformed_resource_id_is_refused(tmp_path) -> None:
+    import pytest
+
+    from orchestrator.errors import InventoryError
+
+    bad = tmp_path / "inv.yml"
+    bad.write_text("all:\n  hosts:\n    vm1:\n      azure_resource_id: '$(id)'\n")
+    with pytest.raises(InventoryError, match="azure_resource_id"):
+        load_inventory(bad)
