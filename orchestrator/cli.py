@@ -16,7 +16,24 @@ from typing import IO
 
 from .errors import ExitStatus, RemediateError, UsageError
 
-SUBCOMMANDS = ("codes", "explain", "history", "lab", "serve")
+SUBCOMMANDS = ("codes", "explain", "history", "lab", "serve", "plans", "plan")
+# When several requests run (an alert group, several hosts), the worst exit code wins, in this order.
+EXIT_SEVERITY = [ExitStatus.OK, ExitStatus.SKIPPED, ExitStatus.APPROVAL_REQUIRED, ExitStatus.MANUAL,
+                 ExitStatus.UNKNOWN_CODE, ExitStatus.USAGE, ExitStatus.UNREACHABLE, ExitStatus.FAILED]
+
+
+def worst_exit(codes: list[int]) -> int:
+    return int(max(codes, key=lambda c: EXIT_SEVERITY.index(ExitStatus(c)))) if codes else int(ExitStatus.OK)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("azure-backup-remediate")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 @dataclass
@@ -35,15 +52,20 @@ class _Parser(argparse.ArgumentParser):
 
 def _main_parser() -> _Parser:
     p = _Parser(prog="remediate", description="Fix Azure VM Backup failures by error code, with Ansible.",
-                epilog="Subcommands: codes, explain CODE, history, lab up|down|status. "
+                epilog="Subcommands: codes, explain CODE, history, plans, plan show|reject PLAN_ID, serve, "
+                       "lab up|down|status. "
                        "Exit codes: 0 ok, 1 failed, 2 usage, 3 unknown code, 4 manual, 5 approval required, "
                        "6 unreachable, 7 skipped by policy.")
     p.add_argument("--code", help="Azure Backup error code (or numeric alias, e.g. 320001)")
     p.add_argument("--host", help="inventory host or group, or a comma list")
     p.add_argument("--inventory", "-i", type=Path, help="Ansible inventory (default: $REMEDIATE_INVENTORY or "
                                                          "the lab's after `remediate lab up`)")
-    p.add_argument("--alert", help="alert payload file, or - for stdin")
+    p.add_argument("--alert", help="alert payload file (JSON), or - for stdin")
     p.add_argument("--approve", metavar="PLAN_ID", help="apply exactly an approved dry-run plan")
+    p.add_argument("--approver", help="who approves (--approve; default $USER)")
+    p.add_argument("--policy", type=Path, help="policy file (default: $REMEDIATE_POLICY, else "
+                                               "$REMEDIATE_HOME/policy.yml, else built-in defaults)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("--dry-run", action="store_true", help="check mode with diff; store the plan for approval")
     p.add_argument("--yes", "-y", action="store_true", help="confirm medium/high-risk steps non-interactively")
     p.add_argument("--step", type=int, default=1, help="start the ladder at step N (1-based)")
@@ -69,6 +91,19 @@ def _sub_parser(name: str) -> _Parser:
     elif name == "serve":
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8080)
+        p.add_argument("--inventory", "-i", type=Path)
+        p.add_argument("--policy", type=Path)
+        p.add_argument("--workers", type=int, default=2)
+    elif name == "plans":
+        p.add_argument("--status", default="pending",
+                       choices=("pending", "approved", "applied", "rejected", "refused", "expired", "all"))
+        p.add_argument("--limit", type=int, default=100)
+    elif name == "plan":
+        p.add_argument("action", choices=("show", "reject"))
+        p.add_argument("plan_id")
+        p.add_argument("--format", choices=("md", "json", "text"), default="text")
+        p.add_argument("--approver", help="who rejects (default $USER)")
+        p.add_argument("--reason")
     return p
 
 
@@ -175,9 +210,81 @@ class App:
         self.emit_json(manager.status(workdir))
         return ExitStatus.OK
 
+    def serve(self, args: argparse.Namespace) -> int:
+        raise UsageError("remediate serve is not available yet in this version")
+
+    # -- plans and approvals ---------------------------------------------------------------------------------
+    def _actor(self, given: str | None) -> str:
+        from .approvals import validate_actor
+
+        return validate_actor(given or self.env.environ.get("USER") or self.env.environ.get("LOGNAME") or "unknown")
+
+    def _policy(self, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+        from .policy import load_policy
+
+        return load_policy(getattr(args, "policy", None), self.env.environ, self.state())
+
+    def plans(self, args: argparse.Namespace) -> int:
+        from .render import print_plans
+        from .store import Store
+
+        rows = Store.open(self.state()).list_plans(None if args.status == "all" else args.status,
+                                                   limit=max(1, min(args.limit, 1000)))
+        if args.json:
+            self.emit_json({"plans": [plan_summary(r) for r in rows], "count": len(rows)})
+        else:
+            print_plans(self.out, rows)
+        return ExitStatus.OK
+
+    def plan(self, args: argparse.Namespace) -> int:
+        from .approvals import change_record, load_plan, reject
+        from .catalog import load_catalog
+        from .store import Store
+
+        store = Store.open(self.state())
+        if args.action == "reject":
+            row = reject(store, args.plan_id, by=self._actor(args.approver), reason=args.reason)
+            if args.json:
+                self.emit_json(plan_summary(row))
+            else:
+                self.err.print(f"plan {row['id']} rejected by {row['decided_by']}")
+            return ExitStatus.OK
+        row = load_plan(store, args.plan_id)
+        if args.json or args.format == "json":
+            self.emit_json(plan_summary(row) | {"plan": row["plan"]})
+        elif args.format == "md":
+            self.env.stdout.write(change_record(row, load_catalog()))
+        else:
+            from .render import print_plan
+
+            print_plan(self.out, row)
+        return ExitStatus.OK
+
+    def approve(self, args: argparse.Namespace) -> int:
+        from . import approvals
+        from .catalog import load_catalog
+        from .store import Store
+
+        cat = load_catalog()
+        store = Store.open(self.state())
+        approval = approvals.prepare(store, cat, args.approve, approver=self._actor(args.approver),
+                                     policy=self._policy(args), lang=args.lang)
+        try:
+            outcome = self._engine(store, cat).execute(approval.request)
+        except BaseException:
+            store.decide_plan(approval.plan["id"], "pending", reason="approval interrupted; still pending",
+                              only_if="approved")
+            raise
+        plan_status = approvals.finish(store, approval, outcome)
+        doc = result_document(outcome, approval.request) | {"approved_plan": approval.plan["id"],
+                                                             "approved_plan_status": plan_status,
+                                                             "approver": approval.request.approver}
+        self._emit_outcome(args, outcome, approval.request, doc)
+        return outcome.exit_code
+
     # -- remediation ----------------------------------------------------------------------------------------
     def _inventory_path(self, args: argparse.Namespace) -> Path:
-        if args.inventory:
+        if getattr(args, "inventory", None):
             return args.inventory
         if self.env.environ.get("REMEDIATE_INVENTORY"):
             return Path(self.env.environ["REMEDIATE_INVENTORY"])
@@ -187,14 +294,34 @@ class App:
         raise UsageError("no inventory: pass --inventory PATH, set REMEDIATE_INVENTORY, or start the lab with "
                          "`remediate lab up`")
 
+    def _engine(self, store, cat):  # type: ignore[no-untyped-def]
+        from .engine import Engine
+        from .render import TerminalUI
+
+        ui = TerminalUI(self.env.stderr, self.env.stdin, interactive=self.env.stdin_isatty)
+        return Engine(cat, store, self.state(), ui)
+
     def remediate(self, args: argparse.Namespace) -> int:
         from .catalog import load_catalog, validate_code
 
-        if args.alert or args.approve:
-            raise UsageError("--alert and --approve are not available yet in this version; use --code/--host")
+        if args.version:
+            self.env.stdout.write(f"remediate {version()}\n")
+            return ExitStatus.OK
+        given = [name for name, value in (("--code", args.code), ("--alert", args.alert), ("--approve", args.approve))
+                 if value]
+        if len(given) > 1:
+            raise UsageError(f"remediate: {' and '.join(given)} cannot be combined")
+        if args.approve:
+            if args.host or args.dry_run or args.step != 1:
+                raise UsageError("--approve applies exactly the stored plan: --host, --dry-run and --step do not apply")
+            return self.approve(args)
+        if args.alert:
+            if args.host:
+                raise UsageError("--alert takes the hosts from the alert: do not pass --host")
+            return self.alert(args)
         if not args.code or not args.host:
-            raise UsageError("remediate: --code and --host are required (or a subcommand: "
-                             + ", ".join(SUBCOMMANDS) + ")")
+            raise UsageError("remediate: --code and --host are required (or --alert FILE, --approve PLAN_ID, or a "
+                             "subcommand: " + ", ".join(SUBCOMMANDS) + ")")
         if args.step < 1:
             raise UsageError("--step must be 1 or more")
         validate_code(args.code)
@@ -207,30 +334,135 @@ class App:
 
         inv = load_inventory(self._inventory_path(args))
         hosts = inv.resolve(args.host)
-        rb = match.runbook
-        for h in hosts:
-            if rb.platform.value not in ("any", h.platform) and not any(
-                    rb.step_platform(s).value == h.platform for s in rb.ladder):
-                raise UsageError(f"runbook {rb.id} is for {rb.platform.value} hosts; {h.name} is {h.platform}")
-        return self._execute(args, cat, match, inv, hosts)
-
-    def _execute(self, args, cat, match, inv, hosts) -> int:  # type: ignore[no-untyped-def]
-        from .engine import Engine, Request
-        from .render import TerminalUI, print_outcome
+        check_platforms(match.runbook, hosts)
+        from .engine import Request
         from .store import Store
 
-        state = self.state()
-        ui = TerminalUI(self.env.stderr, self.env.stdin, interactive=self.env.stdin_isatty)
-        engine = Engine(cat, Store.open(state), state, ui)
         req = Request(runbook=match.runbook, code=match.code, hosts=hosts, inventory=inv, dry_run=args.dry_run,
-                      assume_yes=args.yes, start_step=args.step, lang=args.lang,
+                      assume_yes=args.yes, start_step=args.step, lang=args.lang, policy=self._policy(args),
                       requester=self.env.environ.get("USER") or self.env.environ.get("LOGNAME"))
-        outcome = engine.execute(req)
-        if args.json:
-            self.emit_json(result_document(outcome, req))
-        else:
-            print_outcome(self.out, outcome, match.runbook, match.code)
+        outcome = self._engine(Store.open(self.state()), cat).execute(req)
+        self._emit_outcome(args, outcome, req, result_document(outcome, req))
         return outcome.exit_code
+
+    def _emit_outcome(self, args: argparse.Namespace, outcome, req, doc: dict) -> None:  # type: ignore[no-untyped-def]
+        from .render import print_outcome
+
+        if args.json:
+            self.emit_json(doc)
+        else:
+            print_outcome(self.out, outcome, req.runbook, req.code)
+
+    def alert(self, args: argparse.Namespace) -> int:
+        from .alerts import AlertError, map_hosts, parse
+        from .catalog import load_catalog
+        from .engine import Request
+        from .inventory import load_inventory
+        from .store import Store
+
+        raw = self._read_alert(args.alert)
+        cat = load_catalog()
+        store = Store.open(self.state())
+        requester = "alert"
+        try:
+            parsed = parse(raw, cat)
+        except AlertError as exc:
+            store.create_request(source="alert", code=None, runbook=None, hosts=[], mode="apply",
+                                 requester=requester, status="rejected", result={"error": exc.message})
+            raise
+        inv = load_inventory(self._inventory_path(args))
+        parsed = map_hosts(parsed, inv)
+        policy = self._policy(args)
+        rows, codes = [], []
+        for item in parsed:
+            row = {"source": item.source, "alert_id": item.alert_id, "code": item.code, "host": item.host,
+                   "vm": item.vm_name or item.resource_id, "status": None, "exit_code": 0}
+            if item.status == "resolved":
+                rid = store.create_request(source="alert", code=item.code, runbook=None,
+                                           hosts=[item.host] if item.host else [], mode="ack", requester=requester,
+                                           status="resolved", alert_id=item.alert_id, payload_kind=item.source,
+                                           result={"message": "alert resolved: acknowledged, nothing run"})
+                row |= {"status": "resolved", "request_id": rid, "message": "alert resolved: acknowledged, nothing run"}
+                rows.append(row)
+                codes.append(ExitStatus.OK)
+                continue
+            problem, status = item.problem, int(item.exit_status or ExitStatus.USAGE)
+            match = None
+            if not problem:
+                match = cat.lookup(item.code)
+                host = inv.hosts[item.host]
+                try:
+                    check_platforms(match.runbook, [host])
+                except UsageError as exc:
+                    problem, status = exc.message, int(ExitStatus.USAGE)
+            if problem:
+                rid = store.create_request(source="alert", code=item.code, runbook=None,
+                                           hosts=[item.host] if item.host else [], mode="apply",
+                                           requester=requester, status="rejected", alert_id=item.alert_id,
+                                           payload_kind=item.source, result={"error": problem})
+                row |= {"status": "rejected", "request_id": rid, "message": problem, "exit_code": status}
+                self.err.print(f"remediate: alert {item.alert_id or ''} rejected: {problem}", markup=False)
+                rows.append(row)
+                codes.append(status)
+                continue
+            req = Request(runbook=match.runbook, code=match.code, hosts=[inv.hosts[item.host]], inventory=inv,
+                          dry_run=args.dry_run, assume_yes=args.yes, lang=args.lang, policy=policy,
+                          source="alert", requester=requester, alert_id=item.alert_id, payload_kind=item.source,
+                          dedup_key=item.dedup_key())
+            outcome = self._engine(store, cat).execute(req)
+            if not args.json:
+                from .render import print_outcome
+
+                print_outcome(self.out, outcome, req.runbook, req.code)
+            row |= {"status": outcome.status, "exit_code": int(outcome.exit_code), "request_id": outcome.request_id,
+                    "plan_id": outcome.plan_id, "result": result_document(outcome, req)}
+            rows.append(row)
+            codes.append(outcome.exit_code)
+        rc = worst_exit([int(c) for c in codes])
+        if args.json:
+            statuses = [r["status"] for r in rows]
+            self.emit_json({"mode": "dry-run" if args.dry_run else "apply", "exit_code": rc,
+                            "status": statuses[0] if len(set(statuses)) == 1 else "mixed",
+                            "requests": rows, "count": len(rows)})
+        return rc
+
+    def _read_alert(self, source: str) -> bytes:
+        from .alerts import MAX_PAYLOAD_BYTES
+
+        if source == "-":
+            data = self.env.stdin.read(MAX_PAYLOAD_BYTES + 1)
+            raw = data.encode("utf-8", errors="surrogateescape") if isinstance(data, str) else data
+        else:
+            path = Path(source)
+            try:
+                if path.stat().st_size > MAX_PAYLOAD_BYTES:
+                    raise UsageError(f"alert payload {source}: larger than {MAX_PAYLOAD_BYTES} bytes")
+                raw = path.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"cannot read alert payload {source}: {exc.strerror}") from exc
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            raise UsageError(f"alert payload: larger than {MAX_PAYLOAD_BYTES} bytes")
+        return raw
+
+
+def check_platforms(runbook, hosts) -> None:  # type: ignore[no-untyped-def]
+    for h in hosts:
+        if runbook.platform.value not in ("any", h.platform) and not any(
+                runbook.step_platform(s).value == h.platform for s in runbook.ladder):
+            raise UsageError(f"runbook {runbook.id} is for {runbook.platform.value} hosts; {h.name} is {h.platform}")
+
+
+def plan_summary(row: dict) -> dict:
+    """A stored plan as the JSON listing shows it (without the full plan body)."""
+    steps = [{"host": h, "step": s["step"], "id": s["id"], "risk": s["risk"],
+              "changes": [line for t in s.get("would_change", []) for line in (t.get("changes") or [])]}
+             for h, v in (row.get("plan") or {}).get("hosts", {}).items() for s in v.get("steps", [])]
+    return {"id": row["id"], "status": row["status"], "runbook": row["runbook"], "code": row.get("code"),
+            "hosts": row["hosts"], "max_risk": row.get("max_risk"), "requester": row.get("requester"),
+            "created_at": row["created_at"], "expires_at": row["expires_at"], "plan_hash": row["plan_hash"],
+            "request_id": row["request_id"], "decided_by": row.get("decided_by"),
+            "decided_at": row.get("decided_at"), "decision_reason": row.get("decision_reason"),
+            "applied_request_id": row.get("applied_request_id"), "steps": steps}
 
 
 def result_document(outcome, req) -> dict:  # type: ignore[no-untyped-def]
@@ -247,6 +479,8 @@ def result_document(outcome, req) -> dict:  # type: ignore[no-untyped-def]
         "results": {h.host: {"status": h.status, "message": h.message, "plan": h.plan,
                              "guidance": h.guidance} for h in outcome.hosts},
         "diagnosis": {h.host: h.diagnosis for h in outcome.hosts},
+        "plan_hash": outcome.plan_hash,
+        "decisions": outcome.decisions,
         "steps": outcome.steps,
         "verification": {h.host: h.verification for h in outcome.hosts},
         "guidance": [g | {"host": h.host} for h in outcome.hosts for g in h.guidance],
@@ -264,8 +498,6 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             name = argv[0]
             args = _sub_parser(name).parse_args(argv[1:])
-            if name == "serve":
-                raise UsageError("remediate serve is not available yet in this version")
             return int(getattr(app, name)(args))
         return int(app.remediate(_main_parser().parse_args(argv)))
     except RemediateError as exc:

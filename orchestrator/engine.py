@@ -1,6 +1,8 @@
-"""Diagnose -> plan -> (confirm) -> apply -> verify -> next step of the ladder -> manual guidance.
+"""Diagnose -> plan -> (policy / confirm / approved plan) -> apply -> verify -> next step -> manual guidance.
 
-One host at a time, each playbook run limited to that host. Every run is recorded in the store.
+The one place that sequences a remediation. One host at a time, each playbook run limited to that host; every run,
+policy decision and plan is recorded in the store. An approved plan (`remediate --approve`) runs through here too:
+its step runs only if a fresh check-mode run of it would change exactly what the plan showed.
 """
 
 from __future__ import annotations
@@ -14,25 +16,26 @@ from typing import Protocol
 
 from .ansible_run import PlaybookRun, TaskResult, run_playbook
 from .catalog import Catalog, StepView
-from .errors import ExitStatus
+from .errors import ExitStatus, HostLockedError
 from .inventory import Host, Inventory
-from .runbook import Runbook
+from .paths import project_dir
+from .policy import Policy
+from .runbook import RISK_ORDER, Risk, Runbook
 from .store import Store, now
 
-PLAN_TTL = timedelta(hours=24)
+AUTOMATIC_SOURCES = ("alert", "api")
 
-# host status -> exit status; the worst host decides the exit code of a multi-host run
 # `applied-unverified`: a step changed the host but nothing could confirm the fault is gone (the runbook has no
 # diagnose for this platform, the step says `verify: none`, or the diagnose could not tell). It is never `fixed`;
 # an operator must confirm it (trigger a backup), so it exits like a manual action (4), with guidance.
 STATUS_EXIT = {
-    "fixed": ExitStatus.OK, "no-change": ExitStatus.OK, "planned": ExitStatus.OK,
+    "fixed": ExitStatus.OK, "no-change": ExitStatus.OK, "planned": ExitStatus.OK, "resolved": ExitStatus.OK,
     "failed": ExitStatus.FAILED, "manual": ExitStatus.MANUAL, "applied-unverified": ExitStatus.MANUAL,
     "approval-required": ExitStatus.APPROVAL_REQUIRED, "unreachable": ExitStatus.UNREACHABLE,
     "skipped": ExitStatus.SKIPPED,
 }
-SEVERITY = ["no-change", "planned", "fixed", "skipped", "approval-required", "applied-unverified", "manual",
-            "unreachable", "failed"]
+SEVERITY = ["resolved", "no-change", "planned", "fixed", "skipped", "approval-required", "applied-unverified",
+            "manual", "unreachable", "failed"]
 UNVERIFIED_GUIDANCE = {
     "en": "The change was applied but could not be verified automatically: trigger a backup (Azure portal > VM > "
           "Backup > Backup now) and check that it succeeds.",
@@ -59,9 +62,15 @@ class Request:
     dry_run: bool = False
     assume_yes: bool = False
     start_step: int = 1  # 1-based
-    source: str = "cli"
+    source: str = "cli"  # cli | alert | api
     requester: str | None = None
     lang: str = "en"
+    policy: Policy = field(default_factory=Policy)
+    alert_id: str | None = None
+    payload_kind: str | None = None
+    dedup_key: str | None = None
+    approved_plan: dict | None = None  # the stored plan row being applied (remediate --approve)
+    approver: str | None = None
 
 
 @dataclass
@@ -84,14 +93,42 @@ class Outcome:
     steps: list[dict]
     artifacts: list[str]
     plan_id: str | None = None
+    decisions: list[dict] = field(default_factory=list)
+    plan_hash: str | None = None
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def shared_playbook_digest() -> str:
+    """What every playbook may load besides itself: playbooks/vars, filter_plugins and templates."""
+    root = project_dir() / "playbooks"
+    files = sorted(p for sub in ("vars", "filter_plugins", "linux/templates", "windows/templates", "templates")
+                   for p in (root / sub).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return _digest({str(p.relative_to(root)): file_digest(p) for p in files})
+
+
+def run_signature(tasks: list[dict]) -> str:
+    """What a check-mode run says it would change: the changed tasks with their items and change lines."""
+    changed = sorted((str(t.get("name")), str(t.get("item") or ""), json.dumps(t.get("changes") or []))
+                     for t in tasks if t.get("changed"))
+    return _digest(changed)
+
+
 def plan_hash(plan: dict) -> str:
-    return hashlib.sha256(json.dumps(plan, sort_keys=True, default=str).encode()).hexdigest()
+    """The hash of everything an approved plan will run: runbook and playbook contents, vars, hosts, steps and
+    what each step would change (not the diagnosis text, not timestamps)."""
+    return _digest({
+        "runbook": plan["runbook"], "runbook_sha256": plan.get("runbook_sha256"), "code": plan.get("code"),
+        "inventory": plan.get("inventory"), "shared_sha256": plan.get("shared_sha256"),
+        "hosts": {h: [{k: s.get(k) for k in ("step", "id", "playbook", "playbook_sha256", "vars", "signature")}
+                      for s in v["steps"]] for h, v in sorted(plan["hosts"].items())},
+    })
 
 
 class Engine:
@@ -102,6 +139,12 @@ class Engine:
         self.ui = ui
         self._steps: list[dict] = []
         self._artifacts: list[str] = []
+        self._decisions: list[dict] = []
+
+    # -- records --------------------------------------------------------------------------------------------
+    def _decide(self, rid: str, rule: str, outcome: str, reason: str, host: str | None = None) -> None:
+        self._decisions.append({"rule": rule, "outcome": outcome, "reason": reason, "host": host})
+        self.store.record_decision(rid, rule=rule, outcome=outcome, reason=reason, host=host)
 
     # -- playbook runs ------------------------------------------------------------------------------------
     def _run(self, rid: str, host: Host, *, phase: str, playbook: Path, check: bool, step: StepView | None,
@@ -183,6 +226,37 @@ class Engine:
                              "guidance": UNVERIFIED_GUIDANCE.get(self.request.lang, UNVERIFIED_GUIDANCE["en"])}]
         return outcome
 
+    def _approved_entry(self, host: str, idx: int) -> dict | None:
+        plan = self.request.approved_plan
+        if not plan:
+            return None
+        for entry in (plan["plan"]["hosts"].get(host) or {}).get("steps", []):
+            if entry.get("step") == idx:
+                return entry
+        return None
+
+    def _plan_entry(self, idx: int, view: StepView, check: PlaybookRun, host: str) -> dict:
+        step = view.step
+        assert view.playbook_path is not None
+        tasks = [t.as_dict() for t in check.tasks if t.host == host]
+        return {"step": idx, "id": step.id, "title": step.title.get(self.request.lang), "risk": step.risk.value,
+                "approval": step.approval_rule, "playbook": step.playbook, "vars": self._vars(view),
+                "playbook_sha256": file_digest(view.playbook_path),
+                "changes": step.changes.get(self.request.lang) if step.changes else "",
+                "rollback": step.rollback.get(self.request.lang) if step.rollback else None,
+                "would_change": [t for t in tasks if t.get("changed")],
+                "signature": run_signature(tasks), "idempotent": step.idempotent}
+
+    def _gate(self, rid: str, host: Host, idx: int, view: StepView) -> tuple[str, str]:
+        """auto | confirm | skip | approved for this step now, with the reason (recorded)."""
+        step = view.step
+        if self._approved_entry(host.name, idx) is not None:
+            return "approved", f"plan {self.request.approved_plan['id']} approved by {self.request.approver}"
+        gate, reason = self.request.policy.step_gate(step.risk, step.approval_rule)
+        self._decide(rid, "risk", {"auto": "run", "confirm": "wait", "skip": "skip"}[gate],
+                     f"step {idx} ({step.id}): {reason}", host.name)
+        return gate, reason
+
     def _remediate_host(self, rid: str, host: Host) -> HostOutcome:
         req = self.request
         views = self.catalog.steps(req.runbook)
@@ -208,37 +282,55 @@ class Engine:
                                    + ("; the automated steps before it did not fix it" if applied_any else ""))
                 return outcome
             assert view.playbook_path is not None
-            needs_ok = step.approval_rule in ("window", "always")
-            if req.dry_run or needs_ok:
+            gate, reason = ("plan", "dry-run") if req.dry_run else self._gate(rid, host, idx, view)
+            if gate == "skip":
+                outcome.status, outcome.message = "skipped", f"step {idx} ({step.id}) not run: {reason}"
+                return outcome
+            if gate in ("plan", "confirm", "approved"):
                 check = self._run(rid, host, phase="plan", playbook=view.playbook_path, check=True, step=view,
                                   extravars=self._vars(view), timeout=step.timeout)
-                entry = {"step": idx, "id": step.id, "risk": step.risk.value, "approval": step.approval_rule,
-                         "playbook": step.playbook, "vars": self._vars(view),
-                         "playbook_sha256": _file_digest(view.playbook_path),
-                         "changes": step.changes.get(req.lang) if step.changes else "",
-                         "would_change": [t.as_dict() for t in check.tasks if t.changed],
-                         "idempotent": step.idempotent}
-                outcome.plan.append(entry)
+                entry = self._plan_entry(idx, view, check, host.name)
                 if _run_broke(outcome, host.name, check, f"step {step.id} (check mode)"):
                     return outcome
-                self.ui.show_plan(host.name, view, check)
-                if req.dry_run:
+                if gate == "approved":
+                    approved = self._approved_entry(host.name, idx) or {}
+                    if approved.get("signature") != entry["signature"]:
+                        outcome.plan.append(entry)
+                        outcome.status = "approval-required"
+                        outcome.message = (f"step {idx} ({step.id}) would now change something else than plan "
+                                           f"{req.approved_plan['id']} showed (the host changed since the plan): "
+                                           "refused; make a new dry-run")
+                        self._decide(rid, "drift", "refuse", outcome.message, host.name)
+                        return outcome
+                    self._decide(rid, "approval", "run", f"step {idx} ({step.id}): {reason}; the host still "
+                                 "matches the plan", host.name)
+                else:
+                    outcome.plan.append(entry)
+                    self.ui.show_plan(host.name, view, check)
+                if gate == "plan":
                     outcome.status = "planned"
                     outcome.message = f"step {idx} ({step.id}) would run; later steps follow if it does not fix"
                     outcome.guidance = self._guidance(views, idx + 1, host)
                     return outcome
-                if not req.assume_yes:
+                if gate == "confirm" and not req.assume_yes:
                     answer = self.ui.confirm(f"Apply step {idx} ({step.id}, risk {step.risk.value}) on "
                                              f"{host.name}?")
                     if answer is None:
                         outcome.status = "approval-required"
                         outcome.message = (f"step {idx} ({step.id}) is {step.risk.value} risk: approval required "
-                                           "(re-run with --yes, or from a terminal)")
+                                           "(approve the stored plan with remediate --approve PLAN_ID, or re-run "
+                                           "with --yes or from a terminal)")
                         return outcome
                     if not answer:
                         outcome.status = "skipped"
                         outcome.message = f"step {idx} ({step.id}) declined by the operator; nothing applied"
+                        self._decide(rid, "confirm", "skip", outcome.message, host.name)
                         return outcome
+                    self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed at the terminal",
+                                 host.name)
+                elif gate == "confirm":
+                    self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed with --yes", host.name)
+                outcome.plan = [e for e in outcome.plan if e["step"] != idx]
             run = self._run(rid, host, phase="apply", playbook=view.playbook_path, check=False, step=view,
                             extravars=self._vars(view), timeout=step.timeout)
             applied_any = True
@@ -257,45 +349,107 @@ class Engine:
                 return outcome
             if state == "unknown":
                 return self._unverified(outcome, idx, step.id, msg)
+            outcome.diagnosis = diag
             self.ui.note(f"{host.name}: still failing after {step.id}: {msg}; next step of the ladder")
         outcome.status = "failed"
         outcome.message = "verification still fails after the last automated step"
         return outcome
 
+    # -- policy before anything runs -------------------------------------------------------------------------
+    def _admit(self, rid: str) -> tuple[list[Host], list[HostOutcome]]:
+        """Dedup, error budget and cooldown for automatic sources. Returns (hosts to run, skipped outcomes)."""
+        req = self.request
+        if req.source not in AUTOMATIC_SOURCES:
+            return list(req.hosts), []
+        policy = req.policy
+        budget = policy.error_budget
+        failures = self.store.count_failures(now() - budget.window)
+        if failures >= budget.max_failures:
+            reason = (f"fleet error budget exhausted: {failures} failed runs in the last {budget.window} "
+                      f"(max {budget.max_failures}); automatic runs are suspended")
+            self._decide(rid, "error-budget", "skip", reason)
+            return [], [HostOutcome(h.name, "skipped", reason) for h in req.hosts]
+        if req.dedup_key:
+            try:
+                holder = self.store.claim_dedup(req.dedup_key, rid, policy.dedup_window.total_seconds())
+            except HostLockedError:
+                holder = "(contended)"
+            if holder is not None:
+                reason = (f"duplicate of request {holder} ({req.dedup_key}) within the dedup window "
+                          f"{policy.dedup_window}")
+                self._decide(rid, "dedup", "skip", reason)
+                return [], [HostOutcome(h.name, "skipped", reason) for h in req.hosts]
+        run, skipped = [], []
+        for host in req.hosts:
+            last = self.store.last_change(host.name)
+            if last and not req.dry_run and now() - last[0] < policy.cooldown:
+                reason = (f"{host.name} in cooldown: changed by request {last[1]} at {last[0]:%Y-%m-%d %H:%M:%S} "
+                          f"UTC, cooldown {policy.cooldown}")
+                self._decide(rid, "cooldown", "skip", reason, host.name)
+                skipped.append(HostOutcome(host.name, "skipped", reason))
+            else:
+                run.append(host)
+        return run, skipped
+
     def execute(self, request: Request) -> Outcome:
         self.request = request
-        self._steps, self._artifacts = [], []
+        self._steps, self._artifacts, self._decisions = [], [], []
         names = [h.name for h in request.hosts]
         rid = self.store.create_request(
             source=request.source, code=request.code, runbook=request.runbook.id, hosts=names,
-            mode="dry-run" if request.dry_run else "apply", requester=request.requester)
-        if not request.dry_run:
+            mode="dry-run" if request.dry_run else "apply", requester=request.requester,
+            alert_id=request.alert_id, payload_kind=request.payload_kind)
+        to_run, outcomes = self._admit(rid)
+        locked: list[str] = []
+        if to_run and not request.dry_run:
             try:
-                self.store.acquire_locks(names, rid)
-            except Exception as exc:
-                self.store.finish_request(rid, status="skipped", exit_code=int(ExitStatus.SKIPPED),
-                                          result={"message": str(exc)})
-                raise
-        outcomes: list[HostOutcome] = []
+                self.store.acquire_locks([h.name for h in to_run], rid)
+                locked = [h.name for h in to_run]
+            except HostLockedError as exc:
+                self._decide(rid, "lock", "skip", exc.message)
+                outcomes += [HostOutcome(h.name, "skipped", exc.message) for h in to_run]
+                to_run = []
         try:
-            for host in request.hosts:
+            for host in to_run:
                 outcomes.append(self._remediate_host(rid, host))
+        except BaseException as exc:  # Ctrl-C, a crash: the audit trail says so, then the error goes on
+            self.store.finish_request(rid, status="interrupted", exit_code=130 if isinstance(
+                exc, KeyboardInterrupt) else int(ExitStatus.FAILED), result={"message": f"interrupted: {exc!r}"[:500]})
+            raise
         finally:
-            if not request.dry_run:
-                self.store.release_locks(names, rid)
+            self.store.release_locks(locked, rid)
+        outcomes.sort(key=lambda o: names.index(o.host))
         worst = max(outcomes, key=lambda o: SEVERITY.index(o.status)).status
         exit_code = STATUS_EXIT[worst]
-        plan_id = None
+        plan_id, digest = None, None
         if any(o.plan for o in outcomes) and worst in ("planned", "approval-required"):
-            plan = {"runbook": request.runbook.id, "code": request.code,
-                    "hosts": {o.host: {"diagnosis": o.diagnosis, "steps": o.plan} for o in outcomes}}
-            plan_id = self.store.save_plan(
-                request_id=rid, runbook=request.runbook.id, code=request.code, hosts=names,
-                plan_hash=plan_hash(plan), plan=plan, expires_at=now() + PLAN_TTL)
-        result = Outcome(rid, worst, exit_code, outcomes, self._steps, self._artifacts, plan_id)
+            plan_id, digest = self._save_plan(rid, outcomes)
+        result = Outcome(rid, worst, exit_code, outcomes, self._steps, self._artifacts, plan_id,
+                         list(self._decisions), digest)
         self.store.finish_request(rid, status=worst, exit_code=int(exit_code), result=summarize(result),
                                   plan_id=plan_id)
         return result
+
+    def _save_plan(self, rid: str, outcomes: list[HostOutcome]) -> tuple[str, str]:
+        req = self.request
+        runbook_file = self.catalog.root / "runbooks" / f"{req.runbook.id}.yml"
+        plan = {"runbook": req.runbook.id, "code": req.code, "title": req.runbook.title.get(req.lang),
+                "runbook_sha256": file_digest(runbook_file) if runbook_file.is_file() else None,
+                "shared_sha256": shared_playbook_digest(), "inventory": str(req.inventory.path),
+                "source": req.source, "alert_id": req.alert_id, "lang": req.lang,
+                "hosts": {o.host: {"diagnosis": o.diagnosis, "status": o.status, "steps": o.plan}
+                          for o in outcomes if o.plan}}
+        risks = [Risk(s["risk"]) for o in outcomes for s in o.plan]
+        max_risk = max(risks, key=lambda r: RISK_ORDER[r]).value if risks else None
+        digest = plan_hash(plan)
+        plan_id = self.store.save_plan(
+            request_id=rid, runbook=req.runbook.id, code=req.code, hosts=sorted(plan["hosts"]), plan_hash=digest,
+            plan=plan, expires_at=now() + req.policy.plan_ttl, requester=req.requester,
+            inventory=str(req.inventory.path), max_risk=max_risk)
+        return plan_id, digest
+
+
+PLAN_TTL = timedelta(hours=24)  # the default; the policy's plan_ttl decides
 
 
 def _run_broke(outcome: HostOutcome, host: str, run: PlaybookRun, label: str) -> bool:
@@ -314,4 +468,4 @@ def summarize(o: Outcome) -> dict:
     """What the store keeps of a result (the JSON output minus the task lists)."""
     return {"status": o.status, "exit_code": int(o.exit_code), "plan_id": o.plan_id,
             "hosts": {h.host: {"status": h.status, "message": h.message} for h in o.hosts},
-            "artifacts": o.artifacts}
+            "decisions": o.decisions, "artifacts": o.artifacts}

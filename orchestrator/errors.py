@@ -51,3 +51,15 @@ class HostLockedError(RemediateError):
 
 class UnreachableError(RemediateError):
     status = ExitStatus.UNREACHABLE
+
+
+class PolicySkip(RemediateError):
+    """A policy rule refuses to run (two-person rule, ...): exit 7, naming the rule."""
+
+    status = ExitStatus.SKIPPED
+
+
+class ApprovalRefused(RemediateError):
+    """An approval cannot be honoured as it stands (the runbook or playbooks changed): a new dry-run is needed."""
+
+    status = ExitStatus.APPROVAL_REQUIRED

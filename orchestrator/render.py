@@ -82,9 +82,41 @@ def print_outcome(out: Console, outcome: Outcome, runbook: Runbook, code: str | 
         for g in h.guidance:
             out.print(f"[bold]{h.host}[/bold] step {g['step']} ({g['id']}, manual): {escape(g['title'])}\n"
                       f"  {escape(g['guidance'])}")
+    for d in outcome.decisions:
+        if d["outcome"] in ("skip", "refuse"):
+            out.print(f"policy ({d['rule']}): {escape(d['reason'])}")
     if outcome.plan_id:
-        out.print(f"plan id: {outcome.plan_id}")
+        out.print(f"plan id: {outcome.plan_id}  (review: remediate plan show {outcome.plan_id} --format md; "
+                  f"apply: remediate --approve {outcome.plan_id})")
     out.print(f"request id: {outcome.request_id}")
+
+
+def print_plans(out: Console, rows: list[dict]) -> None:
+    if not rows:
+        out.print("no plans")
+        return
+    table = Table(show_header=True, header_style="bold")
+    for col in ("plan", "status", "code", "hosts", "risk", "requester", "expires (UTC)"):
+        table.add_column(col)
+    for r in rows:
+        _add_row(table, r["id"], r["status"], r.get("code") or r["runbook"], ",".join(r["hosts"]),
+                 r.get("max_risk") or "-", r.get("requester") or "-", f"{r['expires_at']:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+def print_plan(out: Console, row: dict) -> None:
+    body = row["plan"]
+    out.print(f"[bold]plan {row['id']}[/bold] ({escape(row['status'])}) — {escape(row.get('code') or row['runbook'])}"
+              f" on {escape(', '.join(row['hosts']))}; expires {row['expires_at']:%Y-%m-%d %H:%M} UTC")
+    for host, data in body.get("hosts", {}).items():
+        summary = (data.get("diagnosis") or {}).get("summary") or ""
+        out.print(f"[bold]{escape(host)}[/bold]: {escape(summary)}")
+        for step in data.get("steps", []):
+            out.print(f"  step {step['step']} {escape(step['id'])} (risk {step['risk']}): "
+                      f"{escape(step.get('changes') or '')}")
+            for task in step.get("would_change", []):
+                for line in task.get("changes") or [task["name"]]:
+                    out.print(f"    {escape(line)}")
 
 
 def print_codes(out: Console, catalog: Catalog) -> None:

@@ -90,6 +90,7 @@ class Step(_Strict):
     verify: Literal["diagnose", "none"] = "diagnose"
     changes: Text | None = None  # what the step changes, one line for the plan table
     guidance: Text | None = None  # manual: what the operator does; automated: optional note
+    rollback: Text | None = None  # automated: how to undo the step (shown in the change record)
     timeout: Annotated[int, Field(ge=10, le=7200)] = 900  # seconds for the playbook run
     idempotent: bool = True  # False flags a step whose re-run changes things again (pyinfra style)
 
@@ -119,6 +120,8 @@ class Step(_Strict):
         else:
             if self.playbook:
                 raise ValueError("a manual step has no 'playbook'")
+            if self.rollback:
+                raise ValueError("a manual step has no 'rollback'")
             if not self.guidance:
                 raise ValueError("a manual step needs 'guidance'")
         return self

@@ -29,8 +29,11 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +57,9 @@ requests = Table(
     Column("requester", String(200)),
     Column("plan_id", String(36)),
     Column("result", JSON),
+    Column("alert_id", String(256)),  # the alert's id / fingerprint when the request came from an alert
+    Column("payload_kind", String(32)),  # azure-monitor | log-analytics | alertmanager | plain
+    Column("dedup_key", String(300), index=True),
 )
 
 step_results = Table(
@@ -86,9 +92,34 @@ plans = Table(
     Column("hosts", JSON, nullable=False),
     Column("plan_hash", String(64), nullable=False),
     Column("plan", JSON, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | approved | applied | expired | refused
+    Column("status", String(16), nullable=False),  # pending | applied | rejected | expired | refused | superseded
     Column("approved_by", String(200)),
     Column("approved_at", DateTime(timezone=True)),
+    Column("requester", String(200)),
+    Column("inventory", String(1024)),
+    Column("max_risk", String(16)),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", String(1000)),
+    Column("applied_request_id", String(36)),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("host", String(255)),
+    Column("rule", String(64), nullable=False),  # dedup | cooldown | error-budget | window | two-person | lock ...
+    Column("outcome", String(16), nullable=False),  # run | wait | skip | refuse
+    Column("reason", String(1000), nullable=False),
+)
+
+dedup_keys = Table(
+    "dedup_keys", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("request_id", String(36), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
 )
 
 host_locks = Table(
@@ -107,6 +138,14 @@ def now() -> datetime:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def _aware(row: dict) -> dict:
+    """SQLite returns naive datetimes; every time in the store is UTC."""
+    for key, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[key] = value.replace(tzinfo=UTC)
+    return row
 
 
 def _pid_alive(pid: int) -> bool:
@@ -132,21 +171,110 @@ class Store:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Stores written by an older version gain the new (nullable) columns; nothing is ever dropped."""
+        inspector = inspect(self.engine)
+        with self.engine.begin() as c:
+            for table in metadata.sorted_tables:
+                present = {col["name"] for col in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        c.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
     @classmethod
     def open(cls, state: Path) -> Store:
-        url = os.environ.get("REMEDIATE_DB_URL") or f"sqlite:///{state / 'remediate.db'}"
+        url = os.environ.get("REMEDIATE_DB_URL")
+        if not url:
+            state.mkdir(parents=True, exist_ok=True, mode=0o700)
+            url = f"sqlite:///{state / 'remediate.db'}"
         return cls(url)
 
     # requests -------------------------------------------------------------------------------------------
     def create_request(self, *, source: str, code: str | None, runbook: str | None, hosts: list[str],
-                       mode: str, requester: str | None) -> str:
-        rid = new_id()
+                       mode: str, requester: str | None, status: str = "running", alert_id: str | None = None,
+                       payload_kind: str | None = None, result: dict | None = None, rid: str | None = None) -> str:
+        rid = rid or new_id()
         with self.engine.begin() as c:
             c.execute(insert(requests).values(
                 id=rid, created_at=now(), source=source, code=code, runbook=runbook, hosts=hosts, mode=mode,
-                status="running", requester=requester))
+                status=status, requester=requester, alert_id=alert_id, payload_kind=payload_kind,
+                result=json.loads(json.dumps(result)) if result is not None else None,
+                finished_at=now() if status not in ("running", "queued") else None))
         return rid
+
+    def get_request(self, rid: str) -> dict | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(requests).where(requests.c.id == rid)).first()
+            if row is None:
+                return None
+            out = dict(row._mapping)
+            out["decisions"] = [dict(d._mapping) for d in c.execute(
+                select(decisions).where(decisions.c.request_id == rid).order_by(decisions.c.id))]
+            return out
+
+    def set_request_status(self, rid: str, status: str, *, only_if: str | None = None) -> bool:
+        """Move a request to `status` (optionally only from `only_if`); True when a row changed."""
+        q = update(requests).where(requests.c.id == rid)
+        if only_if is not None:
+            q = q.where(requests.c.status == only_if)
+        with self.engine.begin() as c:
+            return c.execute(q.values(status=status)).rowcount == 1
+
+    def requests_with_status(self, status: str, limit: int = 1000) -> list[dict]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(requests).where(requests.c.status == status)
+                             .order_by(requests.c.created_at).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    # policy records -------------------------------------------------------------------------------------
+    def record_decision(self, rid: str, *, rule: str, outcome: str, reason: str, host: str | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(insert(decisions).values(request_id=rid, created_at=now(), host=host, rule=rule,
+                                               outcome=outcome, reason=reason[:1000]))
+
+    def claim_dedup(self, key: str, rid: str, window_seconds: float) -> str | None:
+        """Atomically claim `key`. Returns None when claimed, else the request that claimed it less than
+        `window_seconds` ago (a duplicate). Safe across threads and processes (primary key + retry)."""
+        from datetime import timedelta
+
+        for _ in range(5):
+            try:
+                with self.engine.begin() as c:
+                    c.execute(insert(dedup_keys).values(key=key, request_id=rid, claimed_at=now()))
+                return None
+            except IntegrityError:
+                with self.engine.begin() as c:
+                    row = c.execute(select(dedup_keys).where(dedup_keys.c.key == key)).first()
+                    if row is None:
+                        continue
+                    claimed = row.claimed_at if row.claimed_at.tzinfo else row.claimed_at.replace(tzinfo=UTC)
+                    if claimed > now() - timedelta(seconds=window_seconds):
+                        return str(row.request_id)
+                    c.execute(dedup_keys.delete().where(dedup_keys.c.key == key)
+                              .where(dedup_keys.c.request_id == row.request_id))
+        raise HostLockedError(f"dedup key {key} is contended; skipped")
+
+    def last_change(self, host: str) -> tuple[datetime, str] | None:
+        """When a run last changed `host` (an apply step that reported changes), and which request."""
+        with self.engine.connect() as c:
+            row = c.execute(select(step_results.c.started_at, step_results.c.request_id)
+                            .where(step_results.c.host == host).where(step_results.c.phase == "apply")
+                            .where(step_results.c.changed.is_(True))
+                            .order_by(step_results.c.started_at.desc()).limit(1)).first()
+        if row is None:
+            return None
+        at = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
+        return at, str(row.request_id)
+
+    def count_failures(self, since: datetime) -> int:
+        """Runs in apply mode that ended failed or unreachable since `since` (the fleet error budget)."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(requests)
+                                 .where(requests.c.created_at >= since).where(requests.c.mode == "apply")
+                                 .where(requests.c.status.in_(("failed", "unreachable")))).scalar_one())
 
     def finish_request(self, rid: str, *, status: str, exit_code: int, result: dict,
                        plan_id: str | None = None) -> None:
@@ -178,6 +306,10 @@ class Store:
                 row["steps"] = [
                     {k: v for k, v in dict(s._mapping).items() if k not in ("request_id", "tasks")}
                     | {"tasks": len(s.tasks)} for s in steps]
+                row["decisions"] = [
+                    {k: v for k, v in dict(d._mapping).items() if k not in ("request_id", "id")}
+                    for d in c.execute(select(decisions).where(decisions.c.request_id == row["id"])
+                                       .order_by(decisions.c.id))]
                 out.append(row)
                 if len(out) >= limit:
                     break
@@ -185,19 +317,40 @@ class Store:
 
     # plans --------------------------------------------------------------------------------------------
     def save_plan(self, *, request_id: str, runbook: str, code: str | None, hosts: list[str], plan_hash: str,
-                  plan: dict, expires_at: datetime) -> str:
+                  plan: dict, expires_at: datetime, requester: str | None = None, inventory: str | None = None,
+                  max_risk: str | None = None) -> str:
         pid = new_id()
         with self.engine.begin() as c:
             c.execute(insert(plans).values(
                 id=pid, request_id=request_id, created_at=now(), expires_at=expires_at, runbook=runbook,
                 code=code, hosts=hosts, plan_hash=plan_hash, plan=json.loads(json.dumps(plan)),
-                status="pending"))
+                status="pending", requester=requester, inventory=inventory, max_risk=max_risk))
         return pid
 
     def get_plan(self, plan_id: str) -> dict | None:
         with self.engine.connect() as c:
             row = c.execute(select(plans).where(plans.c.id == plan_id)).first()
-            return dict(row._mapping) if row else None
+            return _aware(dict(row._mapping)) if row else None
+
+    def list_plans(self, status: str | None = "pending", limit: int = 200) -> list[dict]:
+        q = select(plans).order_by(plans.c.created_at.desc()).limit(limit)
+        if status:
+            q = q.where(plans.c.status == status)
+        with self.engine.connect() as c:
+            return [_aware(dict(r._mapping)) for r in c.execute(q)]
+
+    def decide_plan(self, plan_id: str, status: str, *, by: str | None = None, reason: str | None = None,
+                    only_if: str = "pending", applied_request_id: str | None = None) -> bool:
+        """Move a plan from `only_if` to `status`, recording who and why. False if it was not in `only_if`
+        (another approver or worker got there first)."""
+        values: dict[str, object] = {"status": status, "decided_by": by, "decided_at": now(),
+                                     "decision_reason": (reason or "")[:1000] or None}
+        if status == "applied":
+            values |= {"approved_by": by, "approved_at": now(), "applied_request_id": applied_request_id}
+        with self.engine.begin() as c:
+            res = c.execute(update(plans).where(plans.c.id == plan_id).where(plans.c.status == only_if)
+                            .values(**values))
+            return res.rowcount == 1
 
     def set_plan_status(self, plan_id: str, status: str, approved_by: str | None = None) -> None:
         values: dict[str, object] = {"status": status}
