@@ -26,18 +26,26 @@ NAME_RE = re.compile(r"^[\w.@\\ -]{1,200}$")
 
 
 def validate_actor(name: str | None, what: str = "approver") -> str:
-    if not name or not NAME_RE.match(name):
+    if not name or not NAME_RE.fullmatch(name):
         raise UsageError(f"invalid {what} {str(name)[:60]!r}: letters, digits, '.', '@', '\\', '-', '_' and "
                          "spaces only")
     return name
 
 
+class PlanNotFound(UsageError):
+    """No such plan (exit 2, HTTP 404)."""
+
+
+class PlanNotPending(UsageError):
+    """The plan was decided already, is being applied, or expired (exit 2, HTTP 409)."""
+
+
 def load_plan(store: Store, plan_id: str) -> dict:
-    if not isinstance(plan_id, str) or not PLAN_ID_RE.match(plan_id):
+    if not isinstance(plan_id, str) or not PLAN_ID_RE.fullmatch(plan_id):
         raise UsageError(f"invalid plan id {str(plan_id)[:60]!r}: expected the id printed by a dry-run")
     plan = store.get_plan(plan_id)
     if plan is None:
-        raise UsageError(f"unknown plan {plan_id}; see `remediate plans`")
+        raise PlanNotFound(f"unknown plan {plan_id}; see `remediate plans`")
     return plan
 
 
@@ -45,10 +53,11 @@ def _check_pending(store: Store, plan: dict) -> None:
     if plan["status"] != "pending":
         by = f" by {plan['decided_by']}" if plan.get("decided_by") else ""
         why = f": {plan['decision_reason']}" if plan.get("decision_reason") else ""
-        raise UsageError(f"plan {plan['id']} is {plan['status']}{by}{why}; nothing was run")
+        raise PlanNotPending(f"plan {plan['id']} is {plan['status']}{by}{why}; nothing was run")
     if plan["expires_at"] <= now():
         store.decide_plan(plan["id"], "expired", reason=f"expired at {plan['expires_at']:%Y-%m-%d %H:%M} UTC")
-        raise UsageError(f"plan {plan['id']} expired at {plan['expires_at']:%Y-%m-%d %H:%M} UTC; make a new dry-run")
+        raise PlanNotPending(f"plan {plan['id']} expired at {plan['expires_at']:%Y-%m-%d %H:%M} UTC; make a new "
+                             "dry-run")
 
 
 def _plan_risks(plan: dict) -> set[Risk]:
@@ -102,17 +111,28 @@ def prepare(store: Store, catalog: Catalog, plan_id: str, *, approver: str, poli
     if changed:
         store.decide_plan(plan_id, "refused", by=approver, reason=changed)
         raise ApprovalRefused(f"plan {plan_id} refused: {changed}; make a new dry-run")
+    if not store.decide_plan(plan_id, "approved", by=approver, reason="approval in progress"):
+        raise PlanNotPending(f"plan {plan_id} is no longer pending (approved or rejected meanwhile); nothing was "
+                             "run")
+    plan = load_plan(store, plan_id)
+    try:
+        return Approval(plan, request_for(plan, catalog, approver=approver, policy=policy, source=source,
+                                          lang=lang))
+    except BaseException:
+        store.decide_plan(plan_id, "pending", reason="approval could not start", only_if="approved")
+        raise
+
+
+def request_for(plan: dict, catalog: Catalog, *, approver: str, policy: Policy, source: str = "cli",
+                lang: str = "en") -> Request:
+    """The engine request that applies a claimed (approved) plan."""
     inventory = load_inventory(Path(plan["inventory"]))
     hosts = [inventory.resolve(h)[0] for h in plan["hosts"]]
     rb = catalog.runbooks[plan["runbook"]]
-    if not store.decide_plan(plan_id, "approved", by=approver, reason="approval in progress"):
-        raise UsageError(f"plan {plan_id} is no longer pending (approved or rejected meanwhile); nothing was run")
-    plan["status"], plan["id"] = "approved", plan_id
     start = min(s["step"] for h in plan["plan"]["hosts"].values() for s in h["steps"])
-    request = Request(runbook=rb, code=plan.get("code"), hosts=hosts, inventory=inventory, start_step=start,
-                      source=source, requester=approver, lang=lang, policy=policy, approved_plan=plan,
-                      approver=approver)
-    return Approval(plan, request)
+    return Request(runbook=rb, code=plan.get("code"), hosts=hosts, inventory=inventory, start_step=start,
+                   source=source, requester=approver, lang=lang, policy=policy, approved_plan=plan,
+                   approver=approver)
 
 
 def finish(store: Store, approval: Approval, outcome: Outcome) -> str:
@@ -134,7 +154,7 @@ def reject(store: Store, plan_id: str, *, by: str, reason: str | None) -> dict:
     plan = load_plan(store, plan_id)
     _check_pending(store, plan)
     if not store.decide_plan(plan_id, "rejected", by=by, reason=reason or "rejected"):
-        raise UsageError(f"plan {plan_id} is no longer pending; nothing changed")
+        raise PlanNotPending(f"plan {plan_id} is no longer pending; nothing changed")
     store.record_decision(plan["request_id"], rule="approval", outcome="refuse",
                           reason=f"plan {plan_id} rejected by {by}" + (f": {reason}" if reason else ""))
     return load_plan(store, plan_id)
@@ -182,3 +202,16 @@ def change_record(plan: dict, catalog: Catalog) -> str:
                                                 "No configuration change to revert (service restart or command).")
             lines += [f"Rollback: {rollback}", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def plan_summary(row: dict) -> dict:
+    """A stored plan as the JSON listing shows it (without the full plan body)."""
+    steps = [{"host": h, "step": s["step"], "id": s["id"], "risk": s["risk"],
+              "changes": [line for t in s.get("would_change", []) for line in (t.get("changes") or [])]}
+             for h, v in (row.get("plan") or {}).get("hosts", {}).items() for s in v.get("steps", [])]
+    return {"id": row["id"], "status": row["status"], "runbook": row["runbook"], "code": row.get("code"),
+            "hosts": row["hosts"], "max_risk": row.get("max_risk"), "requester": row.get("requester"),
+            "created_at": row["created_at"], "expires_at": row["expires_at"], "plan_hash": row["plan_hash"],
+            "request_id": row["request_id"], "decided_by": row.get("decided_by"),
+            "decided_at": row.get("decided_at"), "decision_reason": row.get("decision_reason"),
+            "applied_request_id": row.get("applied_request_id"), "steps": steps}

@@ -150,7 +150,7 @@ class Catalog:
 
 def validate_code(code: str) -> str:
     """Codes are validated before they are used anywhere (lookups, logs, command lines)."""
-    if not isinstance(code, str) or not (CODE_RE.match(code) or ALIAS_RE.match(code)) or len(code) > 100:
+    if not isinstance(code, str) or not (CODE_RE.fullmatch(code) or ALIAS_RE.fullmatch(code)) or len(code) > 100:
         raise UsageError(f"invalid error code {str(code)[:60]!r}: expected letters and digits, like "
                          "ExtensionFailedVssWriterInBadState or 320001")
     return code

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import ExitStatus, RemediateError, UsageError
+from .version import version
 
 SUBCOMMANDS = ("codes", "explain", "history", "lab", "serve", "plans", "plan")
 # When several requests run (an alert group, several hosts), the worst exit code wins, in this order.
@@ -24,16 +25,6 @@ EXIT_SEVERITY = [ExitStatus.OK, ExitStatus.SKIPPED, ExitStatus.APPROVAL_REQUIRED
 
 def worst_exit(codes: list[int]) -> int:
     return int(max(codes, key=lambda c: EXIT_SEVERITY.index(ExitStatus(c)))) if codes else int(ExitStatus.OK)
-
-
-def version() -> str:
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-
-    try:
-        return dist_version("azure-backup-remediate")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 @dataclass
@@ -94,6 +85,10 @@ def _sub_parser(name: str) -> _Parser:
         p.add_argument("--inventory", "-i", type=Path)
         p.add_argument("--policy", type=Path)
         p.add_argument("--workers", type=int, default=2)
+        p.add_argument("--auth-file", type=Path, help="tokens and HMAC secrets (default: $REMEDIATE_AUTH_FILE, "
+                                                        "else $REMEDIATE_HOME/serve-auth.yml; mode 0600)")
+        p.add_argument("--on-interrupted", choices=("report", "retry"), default="report",
+                       help="what to do at start-up with requests a killed server left running")
     elif name == "plans":
         p.add_argument("--status", default="pending",
                        choices=("pending", "approved", "applied", "rejected", "refused", "expired", "all"))
@@ -179,7 +174,7 @@ class App:
         if args.host:
             from .inventory import HOST_RE
 
-            if not HOST_RE.match(args.host):
+            if not HOST_RE.fullmatch(args.host):
                 raise UsageError(f"invalid host name {args.host[:80]!r}")
         rows = Store.open(self.state()).history(host=args.host, limit=max(1, min(args.limit, 1000)))
         if args.json:
@@ -211,7 +206,25 @@ class App:
         return ExitStatus.OK
 
     def serve(self, args: argparse.Namespace) -> int:
-        raise UsageError("remediate serve is not available yet in this version")
+        from .server import ServerConfig, run
+        from .server.config import auth_path, load_auth
+
+        if not 1 <= args.port <= 65535:
+            raise UsageError(f"--port {args.port}: expected 1-65535")
+        if not 1 <= args.workers <= 64:
+            raise UsageError(f"--workers {args.workers}: expected 1-64")
+        state = self.state()
+        tokens, secrets = load_auth(auth_path(args.auth_file, self.env.environ, state))
+        inventory = self._inventory_path(args)
+        from .inventory import load_inventory
+
+        load_inventory(inventory)  # refuse to start on an invalid inventory
+        config = ServerConfig(state=state, inventory=inventory, policy=self._policy(args), tokens=tokens,
+                              hmac_secrets=secrets, workers=args.workers, on_interrupted=args.on_interrupted)
+        self.err.print(f"remediate serve on http://{args.host}:{args.port} ({len(tokens)} token(s), "
+                       f"{len(secrets)} hmac key(s), {args.workers} worker(s), policy {config.policy.source})")
+        run(config, args.host, args.port)
+        return ExitStatus.OK
 
     # -- plans and approvals ---------------------------------------------------------------------------------
     def _actor(self, given: str | None) -> str:
@@ -225,6 +238,7 @@ class App:
         return load_policy(getattr(args, "policy", None), self.env.environ, self.state())
 
     def plans(self, args: argparse.Namespace) -> int:
+        from .approvals import plan_summary
         from .render import print_plans
         from .store import Store
 
@@ -237,7 +251,7 @@ class App:
         return ExitStatus.OK
 
     def plan(self, args: argparse.Namespace) -> int:
-        from .approvals import change_record, load_plan, reject
+        from .approvals import change_record, load_plan, plan_summary, reject
         from .catalog import load_catalog
         from .store import Store
 
@@ -450,19 +464,6 @@ def check_platforms(runbook, hosts) -> None:  # type: ignore[no-untyped-def]
         if runbook.platform.value not in ("any", h.platform) and not any(
                 runbook.step_platform(s).value == h.platform for s in runbook.ladder):
             raise UsageError(f"runbook {runbook.id} is for {runbook.platform.value} hosts; {h.name} is {h.platform}")
-
-
-def plan_summary(row: dict) -> dict:
-    """A stored plan as the JSON listing shows it (without the full plan body)."""
-    steps = [{"host": h, "step": s["step"], "id": s["id"], "risk": s["risk"],
-              "changes": [line for t in s.get("would_change", []) for line in (t.get("changes") or [])]}
-             for h, v in (row.get("plan") or {}).get("hosts", {}).items() for s in v.get("steps", [])]
-    return {"id": row["id"], "status": row["status"], "runbook": row["runbook"], "code": row.get("code"),
-            "hosts": row["hosts"], "max_risk": row.get("max_risk"), "requester": row.get("requester"),
-            "created_at": row["created_at"], "expires_at": row["expires_at"], "plan_hash": row["plan_hash"],
-            "request_id": row["request_id"], "decided_by": row.get("decided_by"),
-            "decided_at": row.get("decided_at"), "decision_reason": row.get("decision_reason"),
-            "applied_request_id": row.get("applied_request_id"), "steps": steps}
 
 
 def result_document(outcome, req) -> dict:  # type: ignore[no-untyped-def]

@@ -361,6 +361,10 @@ class Engine:
         req = self.request
         if req.source not in AUTOMATIC_SOURCES:
             return list(req.hosts), []
+        if req.approved_plan:
+            self._decide(rid, "approval", "run", f"plan {req.approved_plan['id']} approved by {req.approver}: "
+                         "dedup, cooldown and the error budget do not hold a human decision")
+            return list(req.hosts), []
         policy = req.policy
         budget = policy.error_budget
         failures = self.store.count_failures(now() - budget.window)
@@ -370,8 +374,9 @@ class Engine:
             self._decide(rid, "error-budget", "skip", reason)
             return [], [HostOutcome(h.name, "skipped", reason) for h in req.hosts]
         if req.dedup_key:
+            key = req.dedup_key + ("|dry-run" if req.dry_run else "")  # a plan does not hold back the real run
             try:
-                holder = self.store.claim_dedup(req.dedup_key, rid, policy.dedup_window.total_seconds())
+                holder = self.store.claim_dedup(key, rid, policy.dedup_window.total_seconds())
             except HostLockedError:
                 holder = "(contended)"
             if holder is not None:
@@ -391,14 +396,19 @@ class Engine:
                 run.append(host)
         return run, skipped
 
-    def execute(self, request: Request) -> Outcome:
+    def execute(self, request: Request, request_id: str | None = None) -> Outcome:
+        """Run the request; `request_id` continues a request already stored (queued by the server)."""
         self.request = request
         self._steps, self._artifacts, self._decisions = [], [], []
         names = [h.name for h in request.hosts]
-        rid = self.store.create_request(
-            source=request.source, code=request.code, runbook=request.runbook.id, hosts=names,
-            mode="dry-run" if request.dry_run else "apply", requester=request.requester,
-            alert_id=request.alert_id, payload_kind=request.payload_kind)
+        if request_id:
+            rid = request_id
+            self.store.start_request(rid, runbook=request.runbook.id, hosts=names)
+        else:
+            rid = self.store.create_request(
+                source=request.source, code=request.code, runbook=request.runbook.id, hosts=names,
+                mode="dry-run" if request.dry_run else "apply", requester=request.requester,
+                alert_id=request.alert_id, payload_kind=request.payload_kind)
         to_run, outcomes = self._admit(rid)
         locked: list[str] = []
         if to_run and not request.dry_run:

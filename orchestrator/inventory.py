@@ -55,7 +55,7 @@ class Inventory:
         if not spec.strip() or any(not p for p in parts):
             raise UsageError(f"invalid --host {spec[:80]!r}: expected a host or group name, or a comma list")
         for part in parts:
-            if not HOST_RE.match(part):
+            if not HOST_RE.fullmatch(part):
                 raise UsageError(f"invalid host name {part[:80]!r}: letters, digits, '.', '-', '_' only")
             if part in self.hosts:
                 members = [part]
@@ -106,12 +106,12 @@ def load_inventory(path: Path) -> Inventory:
     variables = VariableManager(loader=loader, inventory=manager)
     hosts: dict[str, Host] = {}
     for h in manager.get_hosts():
-        if not HOST_RE.match(h.name):
+        if not HOST_RE.fullmatch(h.name):
             raise InventoryError(f"invalid inventory {path}: host name {h.name[:80]!r} is not allowed")
         hv = variables.get_vars(host=h, include_hostvars=False)
         group_names = [g.name for g in h.get_groups()]
         rid = hv.get("azure_resource_id")
-        if rid is not None and (not isinstance(rid, str) or not RESOURCE_ID_RE.match(rid)):
+        if rid is not None and (not isinstance(rid, str) or not RESOURCE_ID_RE.fullmatch(rid)):
             raise InventoryError(f"invalid inventory {path}: host {h.name}: azure_resource_id {str(rid)[:120]!r} is "
                                  "not an Azure resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/...)")
         hosts[h.name] = Host(h.name, _platform(hv, group_names), str(hv.get("ansible_host") or h.name), rid)

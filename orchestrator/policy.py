@@ -35,6 +35,7 @@ from .runbook import Risk
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"^(?P<n>\d+)\s*(?P<unit>s|m|h|d)$")
+_ISO_DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 _CLOCK = re.compile(r"^(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)$")
 
 
@@ -44,7 +45,11 @@ def parse_duration(value: object) -> timedelta:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return timedelta(seconds=value)
-    match = _DURATION.match(str(value).strip())
+    iso = _ISO_DURATION.fullmatch(str(value).strip())
+    if iso and any(iso.groupdict().values()):  # as pydantic writes a timedelta in JSON (P1DT2H...)
+        return timedelta(days=int(iso["d"] or 0), hours=int(iso["h"] or 0), minutes=int(iso["m"] or 0),
+                         seconds=float(iso["s"] or 0))
+    match = _DURATION.fullmatch(str(value).strip())
     if not match:
         raise ValueError(f"expected a duration like 90s, 15m, 1h or 2d, got {str(value)[:40]!r}")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match["unit"]]

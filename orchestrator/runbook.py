@@ -59,7 +59,7 @@ class CodeEntry(_Strict):
     @field_validator("code")
     @classmethod
     def _code_shape(cls, v: str) -> str:
-        if not CODE_RE.match(v):
+        if not CODE_RE.fullmatch(v):
             raise ValueError(f"not an error code: {v!r}")
         return v
 
@@ -67,7 +67,7 @@ class CodeEntry(_Strict):
     @classmethod
     def _alias_shape(cls, v: list[str]) -> list[str]:
         for a in v:
-            if not ALIAS_RE.match(a):
+            if not ALIAS_RE.fullmatch(a):
                 raise ValueError(f"not an alias: {a!r}")
         return v
 
@@ -97,14 +97,14 @@ class Step(_Strict):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, v: str) -> str:
-        if not STEP_ID_RE.match(v):
+        if not STEP_ID_RE.fullmatch(v):
             raise ValueError(f"step id must be lower-case words joined by '-': {v!r}")
         return v
 
     @field_validator("playbook")
     @classmethod
     def _playbook_shape(cls, v: str | None) -> str | None:
-        if v is not None and not PLAYBOOK_RE.match(v):
+        if v is not None and not PLAYBOOK_RE.fullmatch(v):
             raise ValueError(f"playbook must look like 'windows|linux|azure/name.yml': {v!r}")
         return v
 
@@ -150,7 +150,7 @@ class Runbook(_Strict):
     @classmethod
     def _diag_shape(cls, v: dict[Platform, str]) -> dict[Platform, str]:
         for p in v.values():
-            if not PLAYBOOK_RE.match(p):
+            if not PLAYBOOK_RE.fullmatch(p):
                 raise ValueError(f"diagnose playbook must look like 'windows|linux|azure/name.yml': {p!r}")
         return v
 

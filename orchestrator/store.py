@@ -60,6 +60,8 @@ requests = Table(
     Column("alert_id", String(256)),  # the alert's id / fingerprint when the request came from an alert
     Column("payload_kind", String(32)),  # azure-monitor | log-analytics | alertmanager | plain
     Column("dedup_key", String(300), index=True),
+    Column("params", JSON),  # a queued request: what the worker needs to run it (code, host, mode, approver, ...)
+    Column("worker", String(300)),  # node:pid of the process running it (restart recovery)
 )
 
 step_results = Table(
@@ -148,6 +150,10 @@ def _aware(row: dict) -> dict:
     return row
 
 
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -195,15 +201,66 @@ class Store:
     # requests -------------------------------------------------------------------------------------------
     def create_request(self, *, source: str, code: str | None, runbook: str | None, hosts: list[str],
                        mode: str, requester: str | None, status: str = "running", alert_id: str | None = None,
-                       payload_kind: str | None = None, result: dict | None = None, rid: str | None = None) -> str:
+                       payload_kind: str | None = None, result: dict | None = None, rid: str | None = None,
+                       params: dict | None = None) -> str:
         rid = rid or new_id()
         with self.engine.begin() as c:
             c.execute(insert(requests).values(
                 id=rid, created_at=now(), source=source, code=code, runbook=runbook, hosts=hosts, mode=mode,
                 status=status, requester=requester, alert_id=alert_id, payload_kind=payload_kind,
                 result=json.loads(json.dumps(result)) if result is not None else None,
+                params=json.loads(json.dumps(params)) if params is not None else None,
+                worker=_worker_id() if status == "running" else None,
                 finished_at=now() if status not in ("running", "queued") else None))
         return rid
+
+    def claim_queued(self, limit: int = 1) -> list[dict]:
+        """Take up to `limit` queued requests, oldest first, each claimed atomically (queued -> running) so no
+        two workers, threads or processes ever run the same request."""
+        claimed: list[dict] = []
+        with self.engine.connect() as c:
+            ids = [r.id for r in c.execute(select(requests.c.id).where(requests.c.status == "queued")
+                                           .order_by(requests.c.created_at).limit(limit * 4))]
+        for rid in ids:
+            with self.engine.begin() as c:
+                got = c.execute(update(requests).where(requests.c.id == rid).where(requests.c.status == "queued")
+                                .values(status="running", worker=_worker_id())).rowcount
+            if got == 1:
+                row = self.get_request(rid)
+                if row is not None:
+                    claimed.append(row)
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+    def start_request(self, rid: str, *, runbook: str | None, hosts: list[str]) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(requests).where(requests.c.id == rid).values(
+                status="running", runbook=runbook, hosts=hosts, worker=_worker_id()))
+
+    def recover_interrupted(self) -> list[dict]:
+        """Requests left `running` by a process of this node that is gone: mark them `interrupted` and return
+        them (the server reports or re-queues them per policy). Live owners are left alone."""
+        node = socket.gethostname()
+        out = []
+        for row in self.requests_with_status("running"):
+            worker = row.get("worker") or ""
+            owner_node, _, pid = worker.rpartition(":")
+            if owner_node != node or not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            with self.engine.begin() as c:
+                done = c.execute(update(requests).where(requests.c.id == row["id"])
+                                 .where(requests.c.status == "running")
+                                 .values(status="interrupted", finished_at=now(),
+                                         result={"message": f"interrupted: worker {worker} died"})).rowcount
+            if done:
+                out.append(row)
+        return out
+
+    def count_by_status(self) -> dict[str, int]:
+        with self.engine.connect() as c:
+            return {str(s): int(n) for s, n in c.execute(select(requests.c.status, func.count())
+                                                         .group_by(requests.c.status))}
 
     def get_request(self, rid: str) -> dict | None:
         with self.engine.connect() as c:

@@ -111,3 +111,11 @@ def test_catalog_commands_do_not_import_ansible():
             " 'ansible imported'")
     proc = subprocess.run([sys.executable, "-c", code, "/tmp"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_names_with_a_trailing_newline_are_refused(tmp_path):
+    # `$` matches before a final newline: every shape check is a full match
+    rc, _, err = run("explain", "ExtensionFailedVssWriterInBadState\n", home=tmp_path)
+    assert rc == 2 and "invalid error code" in err
+    rc, _, err = run("history", "--host", "vm1\n", home=tmp_path)
+    assert rc == 2 and "invalid host name" in err

@@ -1,0 +1,163 @@
+"""The HTTP API of `remediate serve` (FastAPI). OpenAPI at /openapi.json, docs at /docs.
+
+Every endpoint but /healthz and /metrics needs credentials (bearer token or HMAC signature, see auth.py); a
+failure is 401 and changes nothing. Alerts are persisted before the 202 reply and run by the worker pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from .. import approvals
+from ..approvals import PlanNotFound, PlanNotPending, plan_summary
+from ..catalog import load_catalog
+from ..errors import ApprovalRefused, PolicySkip, RemediateError
+from ..store import Store
+from ..version import version
+from . import service
+from .auth import AuthFailed, authenticate
+from .config import ServerConfig
+from .metrics import CONTENT_TYPE, Metrics
+from .worker import WorkerPool, recover
+
+log = logging.getLogger("remediate.serve")
+
+
+class Queued(BaseModel):
+    requests: list[dict[str, Any]]
+    count: int
+
+
+class Decision(BaseModel):
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes (413) whether or not Content-Length is sent."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(400, "invalid Content-Length")
+        if int(declared) > limit:
+            raise HTTPException(413, f"payload larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"payload larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def identity(request: Request) -> str:
+    """The caller's identity (dependency of every protected endpoint); reads the body once, within the limit."""
+    ctx: service.ServerContext = request.app.state.ctx
+    body = await read_body(request, ctx.config.max_body) if request.method == "POST" else b""
+    request.state.body = body
+    try:
+        return authenticate(ctx.config, ctx.store, {k.lower(): v for k, v in request.headers.items()}, body)
+    except AuthFailed as exc:
+        ctx.metrics.auth_failures.inc()
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+Caller = Annotated[str, Depends(identity)]
+
+
+def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
+    store = Store.open(config.state)
+    ctx = service.ServerContext(config=config, store=store, catalog=load_catalog(),
+                                metrics=Metrics(store.count_by_status))
+    pool = WorkerPool(ctx, config.workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        recovered = recover(ctx)
+        if recovered:
+            log.warning("%d request(s) interrupted by the previous stop", len(recovered))
+        if start_workers:
+            pool.start()
+        yield
+        pool.stop()
+
+    app = FastAPI(title="azure-backup-remediate", version=version(), lifespan=lifespan,
+                  description="Alert webhook receiver, approvals and audit API of remediate.")
+    app.state.ctx = ctx
+    app.state.pool = pool
+
+    @app.exception_handler(RemediateError)
+    async def _remediate_error(request: Request, exc: RemediateError) -> JSONResponse:
+        status = (404 if isinstance(exc, PlanNotFound) else 403 if isinstance(exc, PolicySkip)
+                  else 409 if isinstance(exc, (ApprovalRefused, PlanNotPending)) else 400)
+        return JSONResponse({"error": exc.message}, status_code=status)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        counts = store.count_by_status()
+        return {"status": "ok", "version": version(), "workers": pool.size, "busy": pool.busy,
+                "queued": counts.get("queued", 0), "running": counts.get("running", 0)}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.post("/alerts", status_code=202, response_model=Queued,
+              responses={400: {"description": "invalid payload"}, 401: {"description": "unauthenticated"},
+                         413: {"description": "payload too large"}, 422: {"description": "nothing can run"}})
+    def post_alert(request: Request, caller: Caller, dry_run: bool = False) -> Any:
+        """An alert payload (Azure Monitor common schema, Log Analytics, Alertmanager, plain); the kind is
+        detected. Every request it holds is stored before this returns."""
+        try:
+            return service.submit_alert(ctx, request.state.body, caller, dry_run=dry_run)
+        except service.Rejected as exc:
+            return JSONResponse({"error": exc.reason, "request_id": exc.request_id}, status_code=exc.status)
+
+    @app.get("/requests/{request_id}")
+    def get_request(request_id: str, caller: Caller) -> Any:
+        row = service.request_view(ctx, request_id)
+        if row is None:
+            raise HTTPException(404, f"unknown request {request_id}")
+        return row
+
+    @app.get("/requests")
+    def list_requests(caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        return {"requests": store.history(limit=limit)}
+
+    @app.get("/plans")
+    def list_plans(caller: Caller, status: str = "pending", limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
+        if status not in ("pending", "approved", "applied", "rejected", "refused", "expired", "all"):
+            raise HTTPException(400, f"invalid status {status[:40]!r}")
+        rows = store.list_plans(None if status == "all" else status, limit=limit)
+        return {"plans": [plan_summary(r) for r in rows], "count": len(rows)}
+
+    @app.get("/plans/{plan_id}")
+    def get_plan(plan_id: str, caller: Caller, format: str = "json") -> Any:  # noqa: A002 - query name
+        row = approvals.load_plan(store, plan_id)
+        if format == "md":
+            return PlainTextResponse(approvals.change_record(row, ctx.catalog), media_type="text/markdown")
+        return plan_summary(row) | {"plan": row["plan"]}
+
+    @app.post("/plans/{plan_id}/approve", status_code=202)
+    def approve(plan_id: str, caller: Caller) -> Any:
+        """Approve as the caller: the checks answer at once (404 unknown, 409 not pending / expired / changed,
+        403 two-person rule); the run is queued and re-diagnoses the host before applying exactly the plan."""
+        return service.approve_plan(ctx, plan_id, caller)
+
+    @app.post("/plans/{plan_id}/reject")
+    def reject(plan_id: str, request: Request, caller: Caller) -> Any:
+        reason = None
+        if request.state.body:
+            try:
+                reason = Decision.model_validate_json(request.state.body).reason
+            except ValueError as exc:
+                raise HTTPException(400, "expected {\"reason\": \"...\"}") from exc
+        return service.reject_plan(ctx, plan_id, caller, reason)
+
+    return app

@@ -1,0 +1,149 @@
+"""A bounded pool of worker threads running queued requests with the same engine, policy and host locks as the
+command line. A request is claimed atomically in the store (queued -> running), so several workers or several
+server processes never run one twice. Each request runs in its own child process (`python -m
+orchestrator.server.child`): Ansible forks, and forking from a multi-threaded server is unsafe; a crash of one run
+never takes the server down; and a server killed mid-run leaves the run to finish (its process owns the request).
+A request whose process is gone at start-up is marked interrupted and reported, or re-queued when configured."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from .. import approvals
+from ..engine import Engine, Request
+from ..errors import ExitStatus, RemediateError
+from ..render import TerminalUI
+from .service import ServerContext
+
+log = logging.getLogger("remediate.serve")
+
+
+def recover(ctx: ServerContext) -> list[dict]:
+    """At start-up: requests left running by a dead process of this node become `interrupted`; an approval that
+    was interrupted gives its plan back (pending); with on_interrupted=retry the request is queued again."""
+    out = []
+    for row in ctx.store.recover_interrupted():
+        params = row.get("params") or {}
+        if params.get("kind") == "approve":
+            ctx.store.decide_plan(params["plan_id"], "pending", reason=f"approval request {row['id']} interrupted",
+                                  only_if="approved")
+        ctx.store.record_decision(row["id"], rule="restart", outcome="refuse" if ctx.config.on_interrupted ==
+                                  "report" else "run", reason="the server stopped while this request ran; "
+                                  + ("reported as interrupted" if ctx.config.on_interrupted == "report"
+                                     else "queued again"))
+        if ctx.config.on_interrupted == "retry" and params:
+            ctx.store.set_request_status(row["id"], "queued", only_if="interrupted")
+        out.append(row)
+        log.warning("request %s was interrupted by a restart (%s)", row["id"], ctx.config.on_interrupted)
+    return out
+
+
+def spawn(ctx: ServerContext, row: dict) -> str:
+    """Run one claimed request in a child process; wait for it; return the final status from the store."""
+    started = time.monotonic()
+    job = {"state": str(ctx.config.state), "inventory": str(ctx.config.inventory), "request_id": row["id"],
+           "policy": ctx.config.policy.model_dump(mode="json")}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"], input=json.dumps(job),
+                              capture_output=True, text=True, env=dict(os.environ), check=False)
+        if proc.returncode != 0:
+            log.error("request %s: child exited %s: %s", row["id"], proc.returncode, proc.stderr[-2000:])
+    except OSError as exc:
+        log.error("request %s: cannot start its process: %s", row["id"], exc)
+    final = ctx.store.get_request(row["id"]) or {}
+    status = str(final.get("status") or "failed")
+    if status in ("running", "queued"):  # the child died without finishing: say so, never leave it running
+        ctx.store.finish_request(row["id"], status="interrupted", exit_code=int(ExitStatus.FAILED),
+                                 result={"error": "the run's process ended without finishing the request"})
+        status = "interrupted"
+    ctx.metrics.runs.labels(status=status).inc()
+    ctx.metrics.run_seconds.observe(time.monotonic() - started)
+    return status
+
+
+def run_row(ctx: ServerContext, row: dict) -> str:
+    """Run one claimed request to its end in this process (the child's job); returns its final status."""
+    params = row.get("params") or {}
+    ui = TerminalUI(io.StringIO(), None, interactive=False)
+    engine = Engine(ctx.catalog, ctx.store, ctx.config.state, ui)
+    try:
+        if params.get("kind") == "approve":
+            plan = approvals.load_plan(ctx.store, params["plan_id"])
+            if plan["status"] != "approved":
+                raise RemediateError(f"plan {plan['id']} is {plan['status']}, not approved; nothing was run")
+            request = approvals.request_for(plan, ctx.catalog, approver=params["approver"],
+                                            policy=ctx.config.policy, source="api", lang=params.get("lang", "en"))
+            approval = approvals.Approval(plan, request)
+            outcome = engine.execute(request, request_id=row["id"])
+            approvals.finish(ctx.store, approval, outcome)
+        elif params.get("kind") == "alert":
+            inv = ctx.inventory()
+            match = ctx.catalog.lookup(params["code"])
+            if params["host"] not in inv.hosts:
+                raise RemediateError(f"host {params['host']} is no longer in the inventory; nothing was run")
+            request = Request(runbook=match.runbook, code=match.code, hosts=[inv.hosts[params["host"]]],
+                              inventory=inv, dry_run=bool(params.get("dry_run")), source="api",
+                              requester=row.get("requester"), lang=params.get("lang", "en"),
+                              policy=ctx.config.policy, alert_id=row.get("alert_id"),
+                              payload_kind=row.get("payload_kind"), dedup_key=params.get("dedup_key"))
+            outcome = engine.execute(request, request_id=row["id"])
+        else:
+            raise RemediateError(f"request {row['id']} has no runnable parameters")
+        status = outcome.status
+    except RemediateError as exc:
+        status = "failed"
+        ctx.store.finish_request(row["id"], status=status, exit_code=int(exc.status), result={"error": exc.message})
+    except Exception as exc:  # noqa: BLE001 - a worker never dies of one request
+        log.exception("request %s crashed", row["id"])
+        status = "failed"
+        ctx.store.finish_request(row["id"], status=status, exit_code=int(ExitStatus.FAILED),
+                                 result={"error": f"internal error: {type(exc).__name__}: {exc}"[:500]})
+        if params.get("kind") == "approve":
+            ctx.store.decide_plan(params["plan_id"], "pending", reason="approval run crashed", only_if="approved")
+    return status
+
+
+class WorkerPool:
+    def __init__(self, ctx: ServerContext, size: int) -> None:
+        self.ctx = ctx
+        self.size = max(1, size)
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.busy = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        for n in range(self.size):
+            thread = threading.Thread(target=self._loop, name=f"remediate-worker-{n}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                rows = self.ctx.store.claim_queued(1)
+            except Exception:  # noqa: BLE001 - the store may be briefly busy; try again
+                log.exception("claiming queued requests failed")
+                rows = []
+            if not rows:
+                self.stopping.wait(self.ctx.config.poll_interval)
+                continue
+            with self._lock:
+                self.busy += 1
+            try:
+                spawn(self.ctx, rows[0])
+            finally:
+                with self._lock:
+                    self.busy -= 1
