@@ -65,3 +65,69 @@ def linux_lab(tmp_path_factory):
     r = start_lab(tmp_path_factory, "linux-asr.yml")
     yield r
     stop_lab(r)
+
+
+# -- `remediate serve` as a real process ------------------------------------------------------------------------
+TOKENS = {"alertmanager": "am-token-0123456789abcdef", "alice": "alice-token-0123456789ab",
+          "bob": "bob-token-0123456789abcdef"}
+HMAC_SECRETS = {"logicapp": "logicapp-secret-0123456789"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`remediate serve` started by the real console script on a free loopback port."""
+
+    def __init__(self, r: Remediate, *, policy: Path | None = None, workers: int = 2,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        import yaml
+
+        self.r = r
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.auth_file = r.home / "serve-auth.yml"
+        self.auth_file.write_text(yaml.safe_dump({"tokens": TOKENS, "hmac": HMAC_SECRETS}))
+        self.auth_file.chmod(0o600)
+        self.args = [*REMEDIATE, "serve", "--port", str(self.port), "--workers", str(workers),
+                     *(("--policy", str(policy)) if policy else ()), *extra_args]
+        self.log = r.home / f"serve-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> Server:
+        import time
+        import urllib.request
+
+        handle = open(self.log, "ab")  # noqa: SIM115 - the server process owns it
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.r.env(), stdout=handle, stderr=handle,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res:  # noqa: S310 - loopback
+                    if res.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"serve did not answer within {timeout}s: {self.log.read_text()[-2000:]}")
+
+    def headers(self, who: str = "alertmanager") -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKENS[who]}"}
+
+    def stop(self, sig: int | None = None) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
