@@ -82,7 +82,7 @@ class Catalog:
         return views
 
     def diagnose_playbook(self, runbook: Runbook, platform: str) -> Path | None:
-        rel = runbook.diagnose.get(platform)  # type: ignore[call-overload]
+        rel = runbook.diagnose_for(platform)
         if rel is None:
             return None
         path = self.playbooks_dir / rel

@@ -461,8 +461,7 @@ class App:
 
 def check_platforms(runbook, hosts) -> None:  # type: ignore[no-untyped-def]
     for h in hosts:
-        if runbook.platform.value not in ("any", h.platform) and not any(
-                runbook.step_platform(s).value == h.platform for s in runbook.ladder):
+        if not runbook.applies_to(h.platform):
             raise UsageError(f"runbook {runbook.id} is for {runbook.platform.value} hosts; {h.name} is {h.platform}")
 
 

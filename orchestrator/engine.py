@@ -207,7 +207,7 @@ class Engine:
     def _guidance(self, views: list[StepView], start: int, host: Host) -> list[dict]:
         out = []
         for idx, view in enumerate(views, start=1):
-            if idx < start or self.request.runbook.step_platform(view.step) not in (host.platform, "any"):
+            if idx < start or not self.request.runbook.runs_on(view.step, host.platform):
                 continue
             if view.automated:
                 continue
@@ -273,7 +273,7 @@ class Engine:
             step = view.step
             if idx < req.start_step:
                 continue
-            if req.runbook.step_platform(step) not in (host.platform, "any"):
+            if not req.runbook.runs_on(step, host.platform):
                 continue
             if not view.automated:
                 outcome.status = "manual"

@@ -166,3 +166,17 @@ class Runbook(_Strict):
 
     def step_platform(self, step: Step) -> Platform:
         return step.platform or self.platform
+
+    def runs_on(self, step: Step, host_platform: str) -> bool:
+        """Whether a step applies to a host: steps of its platform and `any`; `azure` steps run on the control
+        node for the host's VM (its Azure identity comes from the inventory), whatever the guest OS."""
+        return self.step_platform(step).value in (host_platform, "any", "azure")
+
+    def applies_to(self, host_platform: str) -> bool:
+        """Whether the runbook has anything (a step, or a diagnose) for a host of this platform."""
+        return self.platform.value in ("any", "azure", host_platform) or any(
+            self.runs_on(s, host_platform) for s in self.ladder)
+
+    def diagnose_for(self, host_platform: str) -> str | None:
+        """The diagnose playbook for a host: its platform's, else the control-plane (`azure`) one."""
+        return self.diagnose.get(Platform(host_platform)) or self.diagnose.get(Platform.azure)

@@ -75,8 +75,7 @@ def submit_alert(ctx: ServerContext, raw: bytes, identity: str, *, dry_run: bool
             match = ctx.catalog.lookup(item.code)
             runbook = match.runbook
             host = inv.hosts[item.host]
-            if runbook.platform.value not in ("any", host.platform) and not any(
-                    runbook.step_platform(s).value == host.platform for s in runbook.ladder):
+            if not runbook.applies_to(host.platform):
                 problem = f"runbook {runbook.id} is for {runbook.platform.value} hosts; {host.name} is {host.platform}"
         if problem:
             rid = ctx.store.create_request(source="api", code=item.code, runbook=None,

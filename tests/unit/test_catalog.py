@@ -159,3 +159,12 @@ def test_broken_yaml_is_an_error(tmp_path):
     with pytest.raises(CatalogError) as err:
         load_catalog(root)
     assert "broken.yml" in err.value.message
+
+
+def test_which_hosts_a_runbook_applies_to(catalog):
+    vss = catalog.runbooks["vss-writer-bad-state"]
+    assert vss.applies_to("windows") and not vss.applies_to("linux")
+    stuck = catalog.runbooks["backup-extension-stuck"]  # control plane: runs on the control node for any VM
+    assert stuck.applies_to("windows") and stuck.applies_to("linux")
+    assert all(stuck.runs_on(step, "linux") for step in stuck.ladder)
+    assert stuck.diagnose_for("windows") == stuck.diagnose["azure"]
