@@ -3,8 +3,9 @@
 - event_handler must return True or events are not written to artifacts;
 - cancel_callback keeps Ctrl-C working (the run is cancelled, not orphaned);
 - failure is a status, not an exception: we turn the events into a PlaybookRun;
-- ansible-runner writes the whole process environment into artifacts/<id>/command: we pass a minimal
-  environment and scrub that file after the run, so no secret from the caller's environment lands on disk.
+- ansible-runner starts ansible-playbook with the whole process environment (that is how inventories read
+  credentials such as REMEDIATE_WINRM_PASSWORD or AZURE_CLIENT_SECRET) plus our settings, and writes that
+  environment into artifacts/<id>/command: we scrub that file after the run, so no secret lands on disk.
 Ansible is imported only here, only when a playbook runs.
 """
 
@@ -23,9 +24,6 @@ from pathlib import Path
 from .changes import describe
 from .paths import project_dir
 
-# Environment variables passed through to ansible-playbook; everything else stays out (and out of artifacts).
-_PASS_ENV = ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "LOGNAME", "SSH_AUTH_SOCK", "KRB5CCNAME",
-             "ANSIBLE_VAULT_PASSWORD_FILE", "REMEDIATE_HOME")
 _KEEP_IN_ARTIFACT = ("PATH", "HOME", "LANG", "ANSIBLE_CONFIG", "ANSIBLE_STDOUT_CALLBACK", "NO_PROXY")
 
 
@@ -63,6 +61,7 @@ class PlaybookRun:
     artifacts: Path
     tasks: list[TaskResult] = field(default_factory=list)
     facts: dict[str, dict] = field(default_factory=dict)  # host -> remediate_diagnosis
+    results: dict[str, dict[str, dict]] = field(default_factory=dict)  # host -> {remediate_<name> fact: value}
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> message
     failed: dict[str, str] = field(default_factory=dict)  # host -> first failure message
     duration: float = 0.0
@@ -114,8 +113,9 @@ def _scrub_command_artifact(artifact_dir: Path) -> None:
 
 
 def _env(extra_env: dict[str, str] | None) -> dict[str, str]:
+    """Our settings over the process environment (ansible-runner starts from a copy of os.environ)."""
     bindir = str(Path(sys.executable).parent)
-    env = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
+    env: dict[str, str] = {}
     env.update({
         "PATH": bindir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
         "ANSIBLE_CONFIG": str(project_dir() / "ansible.cfg"),
@@ -193,8 +193,12 @@ def run_playbook(
         elif status == "failed":
             result.failed.setdefault(host, tr.msg or f"task {tr.task!r} failed on {tr.item}")
         facts = res.get("ansible_facts") if isinstance(res, dict) else None
-        if isinstance(facts, dict) and isinstance(facts.get("remediate_diagnosis"), dict):
-            result.facts[host] = facts["remediate_diagnosis"]
+        if isinstance(facts, dict):
+            if isinstance(facts.get("remediate_diagnosis"), dict):
+                result.facts[host] = facts["remediate_diagnosis"]
+            for name, value in facts.items():  # other contracts with the engine, e.g. remediate_backup
+                if name.startswith("remediate_") and name != "remediate_diagnosis" and isinstance(value, dict):
+                    result.results.setdefault(host, {})[name] = value
         if on_task:
             on_task(tr)
         return True  # ansible-runner drops the event unless the handler returns True

@@ -60,6 +60,9 @@ def _main_parser() -> _Parser:
     p.add_argument("--dry-run", action="store_true", help="check mode with diff; store the plan for approval")
     p.add_argument("--yes", "-y", action="store_true", help="confirm medium/high-risk steps non-interactively")
     p.add_argument("--step", type=int, default=1, help="start the ladder at step N (1-based)")
+    p.add_argument("--verify-backup", action="store_true",
+                   help="after the fix, trigger an on-demand backup of the VM and wait for the job (Azure access)")
+    p.add_argument("--verify-backup-timeout", type=int, default=1800, metavar="SECONDS")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout; logs on stderr")
     p.add_argument("--lang", choices=("en", "fr"), default="en")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -352,9 +355,12 @@ class App:
         from .engine import Request
         from .store import Store
 
+        if not 60 <= args.verify_backup_timeout <= 86400:
+            raise UsageError("--verify-backup-timeout: expected 60 to 86400 seconds")
         req = Request(runbook=match.runbook, code=match.code, hosts=hosts, inventory=inv, dry_run=args.dry_run,
                       assume_yes=args.yes, start_step=args.step, lang=args.lang, policy=self._policy(args),
-                      requester=self.env.environ.get("USER") or self.env.environ.get("LOGNAME"))
+                      requester=self.env.environ.get("USER") or self.env.environ.get("LOGNAME"),
+                      verify_backup=args.verify_backup, verify_backup_timeout=args.verify_backup_timeout)
         outcome = self._engine(Store.open(self.state()), cat).execute(req)
         self._emit_outcome(args, outcome, req, result_document(outcome, req))
         return outcome.exit_code
@@ -422,7 +428,8 @@ class App:
             req = Request(runbook=match.runbook, code=match.code, hosts=[inv.hosts[item.host]], inventory=inv,
                           dry_run=args.dry_run, assume_yes=args.yes, lang=args.lang, policy=policy,
                           source="alert", requester=requester, alert_id=item.alert_id, payload_kind=item.source,
-                          dedup_key=item.dedup_key())
+                          dedup_key=item.dedup_key(), verify_backup=args.verify_backup,
+                          verify_backup_timeout=args.verify_backup_timeout)
             outcome = self._engine(store, cat).execute(req)
             if not args.json:
                 from .render import print_outcome
@@ -483,6 +490,7 @@ def result_document(outcome, req) -> dict:  # type: ignore[no-untyped-def]
         "decisions": outcome.decisions,
         "steps": outcome.steps,
         "verification": {h.host: h.verification for h in outcome.hosts},
+        "backup_verification": {h.host: h.backup for h in outcome.hosts if h.backup},
         "guidance": [g | {"host": h.host} for h in outcome.hosts for g in h.guidance],
         "artifacts": outcome.artifacts,
     }

@@ -24,6 +24,8 @@ from .runbook import RISK_ORDER, Risk, Runbook
 from .store import Store, now
 
 AUTOMATIC_SOURCES = ("alert", "api")
+VERIFY_BACKUP_PLAYBOOK = "azure/verify_backup.yml"
+BACKUP_AFTER = ("fixed", "no-change", "applied-unverified")  # outcomes after which --verify-backup runs
 
 # `applied-unverified`: a step changed the host but nothing could confirm the fault is gone (the runbook has no
 # diagnose for this platform, the step says `verify: none`, or the diagnose could not tell). It is never `fixed`;
@@ -71,6 +73,8 @@ class Request:
     dedup_key: str | None = None
     approved_plan: dict | None = None  # the stored plan row being applied (remediate --approve)
     approver: str | None = None
+    verify_backup: bool = False  # after the fix, trigger an on-demand backup and wait for its job
+    verify_backup_timeout: int = 1800
 
 
 @dataclass
@@ -82,6 +86,7 @@ class HostOutcome:
     verification: dict | None = None
     guidance: list[dict] = field(default_factory=list)
     plan: list[dict] = field(default_factory=list)
+    backup: dict | None = None  # --verify-backup: the on-demand backup job's outcome
 
 
 @dataclass
@@ -355,6 +360,30 @@ class Engine:
         outcome.message = "verification still fails after the last automated step"
         return outcome
 
+    def _verify_backup(self, rid: str, host: Host, outcome: HostOutcome) -> None:
+        """The strongest proof: an on-demand backup of the VM, its job polled to the end (bounded)."""
+        playbook = self.catalog.playbooks_dir / VERIFY_BACKUP_PLAYBOOK
+        if not playbook.is_file():
+            outcome.backup = {"status": "unavailable", "summary": f"{VERIFY_BACKUP_PLAYBOOK} is not installed"}
+            return
+        timeout = self.request.verify_backup_timeout
+        run = self._run(rid, host, phase="backup", playbook=playbook, check=False, step=None,
+                        extravars={"verify_backup_timeout": timeout}, timeout=timeout + 300)
+        found = (run.results.get(host.name) or {}).get("remediate_backup")
+        if host.name in run.unreachable or host.name in run.failed or run.status != "successful" or not found:
+            why = run.unreachable.get(host.name) or run.failed.get(host.name) or "the playbook set no result"
+            outcome.backup = {"status": "unavailable", "summary": f"backup verification could not run: {why}"}
+            return
+        outcome.backup = {k: found.get(k) for k in ("status", "job_id", "error_code", "error_message", "summary")}
+        if found.get("status") == "failed":
+            self._decide(rid, "verify-backup", "refuse", f"on-demand backup job {found.get('job_id')} failed: "
+                         f"{found.get('error_code')}", host.name)
+            outcome.message = (f"{outcome.message}; but the on-demand backup failed ({found.get('error_code') or '?'}"
+                               f": {found.get('error_message') or ''})").strip()
+            outcome.status = "failed"
+        else:
+            outcome.message = f"{outcome.message}; on-demand backup {found.get('status')}"
+
     # -- policy before anything runs -------------------------------------------------------------------------
     def _admit(self, rid: str) -> tuple[list[Host], list[HostOutcome]]:
         """Dedup, error budget and cooldown for automatic sources. Returns (hosts to run, skipped outcomes)."""
@@ -421,7 +450,10 @@ class Engine:
                 to_run = []
         try:
             for host in to_run:
-                outcomes.append(self._remediate_host(rid, host))
+                outcome = self._remediate_host(rid, host)
+                if request.verify_backup and not request.dry_run and outcome.status in BACKUP_AFTER:
+                    self._verify_backup(rid, host, outcome)
+                outcomes.append(outcome)
         except BaseException as exc:  # Ctrl-C, a crash: the audit trail says so, then the error goes on
             self.store.finish_request(rid, status="interrupted", exit_code=130 if isinstance(
                 exc, KeyboardInterrupt) else int(ExitStatus.FAILED), result={"message": f"interrupted: {exc!r}"[:500]})
@@ -477,5 +509,6 @@ def _run_broke(outcome: HostOutcome, host: str, run: PlaybookRun, label: str) ->
 def summarize(o: Outcome) -> dict:
     """What the store keeps of a result (the JSON output minus the task lists)."""
     return {"status": o.status, "exit_code": int(o.exit_code), "plan_id": o.plan_id,
-            "hosts": {h.host: {"status": h.status, "message": h.message} for h in o.hosts},
+            "hosts": {h.host: {"status": h.status, "message": h.message}
+                      | ({"backup": h.backup} if h.backup else {}) for h in o.hosts},
             "decisions": o.decisions, "artifacts": o.artifacts}

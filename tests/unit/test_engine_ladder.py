@@ -115,3 +115,38 @@ def test_a_diagnose_that_cannot_tell_leaves_the_change_unverified(project):
     assert doc["status"] == "applied-unverified"
     assert doc["verification"]["box"]["state"] == "unknown"
     assert "sauvegarde" in doc["guidance"][0]["guidance"]
+
+
+VERIFY_BACKUP = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Pretend to back up the VM (the real playbook triggers an on-demand backup and polls its job)
+      ansible.builtin.set_fact:
+        remediate_backup:
+          status: "{{ lookup('ansible.builtin.env', 'FAKE_BACKUP') }}"
+          job_id: 0d4f1b4c-7a0e-4d7b-8c5d-2f7e0a9b1c33
+          error_code: "{{ 'UserErrorGuestAgentStatusUnavailable' if lookup('ansible.builtin.env', 'FAKE_BACKUP')
+                          == 'failed' else '' }}"
+          summary: backup job ended
+"""
+
+
+def test_verify_backup_after_the_fix_in_json_and_history(project, monkeypatch):
+    (project["proj"] / "playbooks" / "azure").mkdir()
+    (project["proj"] / "playbooks" / "azure" / "verify_backup.yml").write_text(VERIFY_BACKUP)
+    monkeypatch.setenv("FAKE_BACKUP", "succeeded")
+    rc, doc, err = remediate(project, "--yes", "--verify-backup")
+    assert rc == 0 and doc["status"] == "fixed", err
+    assert doc["backup_verification"]["box"]["status"] == "succeeded"
+    assert [s["phase"] for s in doc["steps"]][-1] == "backup"
+    monkeypatch.setenv("FAKE_BACKUP", "failed")
+    rc, doc, err = remediate(project, "--verify-backup")  # healthy now: no-change, and the backup still runs
+    assert rc == 1 and doc["status"] == "failed", err
+    assert doc["backup_verification"]["box"]["error_code"] == "UserErrorGuestAgentStatusUnavailable"
+    assert "on-demand backup failed" in doc["results"]["box"]["message"]
+    from orchestrator.store import Store
+
+    rows = Store.open(project["home"]).history(limit=2)
+    assert rows[0]["result"]["hosts"]["box"]["backup"]["status"] == "failed"
+    assert rows[1]["result"]["hosts"]["box"]["backup"]["status"] == "succeeded"
