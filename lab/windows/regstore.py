@@ -85,11 +85,12 @@ def create_key(state: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def set_value(state: dict[str, Any], path: str, name: str, kind: str, data: Any) -> None:
+    """RegSetValueEx: an existing value (names compare without case) keeps its stored name and gets the new type
+    and data (the kernel's CmSetValueKey rewrites an existing value cell through CmpSetValueKeyExisting, which is
+    not given the name); a new value is added under the given name."""
     holder = create_key(state, path)
     existing = get_value(state, path, name)
-    if existing:
-        del holder[existing[0]]
-    holder[name] = {"type": kind, "data": data}
+    holder[existing[0] if existing else name] = {"type": kind, "data": data}
 
 
 def delete_value(state: dict[str, Any], path: str, name: str) -> bool:
