@@ -201,6 +201,13 @@ def change_record(plan: dict, catalog: Catalog) -> str:
                                                 if any(" → " in s for s in shown) else
                                                 "No configuration change to revert (service restart or command).")
             lines += [f"Rollback: {rollback}", ""]
+        later = data.get("later_steps") or []
+        if later:
+            lines += ["If this does not fix it, the ladder continues (each step planned and approved on its own):", ""]
+            lines += [f"- step {s['step']}: {s['title']} (risk {s['risk']}"
+                      + (", manual" if not s.get("automated") else "") + ")"
+                      + (f" — {s['changes']}" if s.get("changes") else "") for s in later]
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -484,7 +484,7 @@ def result_document(outcome, req) -> dict:  # type: ignore[no-untyped-def]
         "request_id": outcome.request_id,
         "plan_id": outcome.plan_id,
         "results": {h.host: {"status": h.status, "message": h.message, "plan": h.plan,
-                             "guidance": h.guidance} for h in outcome.hosts},
+                             "later_steps": h.later_steps, "guidance": h.guidance} for h in outcome.hosts},
         "diagnosis": {h.host: h.diagnosis for h in outcome.hosts},
         "plan_hash": outcome.plan_hash,
         "decisions": outcome.decisions,

@@ -87,6 +87,7 @@ class HostOutcome:
     guidance: list[dict] = field(default_factory=list)
     plan: list[dict] = field(default_factory=list)
     backup: dict | None = None  # --verify-backup: the on-demand backup job's outcome
+    later_steps: list[dict] = field(default_factory=list)  # dry-run: what follows if the planned step does not fix
 
 
 @dataclass
@@ -316,6 +317,12 @@ class Engine:
                     outcome.status = "planned"
                     outcome.message = f"step {idx} ({step.id}) would run; later steps follow if it does not fix"
                     outcome.guidance = self._guidance(views, idx + 1, host)
+                    outcome.later_steps = [
+                        {"step": n, "id": v.step.id, "title": v.step.title.get(req.lang), "risk": v.step.risk.value,
+                         "automated": v.automated,
+                         "changes": v.step.changes.get(req.lang) if v.automated and v.step.changes else None}
+                        for n, v in enumerate(views, start=1)
+                        if n > idx and req.runbook.runs_on(v.step, host.platform)]
                     return outcome
                 if gate == "confirm" and not req.assume_yes:
                     answer = self.ui.confirm(f"Apply step {idx} ({step.id}, risk {step.risk.value}) on "
@@ -479,8 +486,8 @@ class Engine:
                 "runbook_sha256": file_digest(runbook_file) if runbook_file.is_file() else None,
                 "shared_sha256": shared_playbook_digest(), "inventory": str(req.inventory.path),
                 "source": req.source, "alert_id": req.alert_id, "lang": req.lang,
-                "hosts": {o.host: {"diagnosis": o.diagnosis, "status": o.status, "steps": o.plan}
-                          for o in outcomes if o.plan}}
+                "hosts": {o.host: {"diagnosis": o.diagnosis, "status": o.status, "steps": o.plan,
+                                   "later_steps": o.later_steps} for o in outcomes if o.plan}}
         risks = [Risk(s["risk"]) for o in outcomes for s in o.plan]
         max_risk = max(risks, key=lambda r: RISK_ORDER[r]).value if risks else None
         digest = plan_hash(plan)

@@ -79,6 +79,10 @@ def print_outcome(out: Console, outcome: Outcome, runbook: Runbook, code: str | 
         _add_row(table, h.host, h.status, h.message)
     out.print(table)
     for h in outcome.hosts:
+        for later in h.later_steps:
+            if later.get("automated"):
+                out.print(f"[bold]{h.host}[/bold] then, if needed, step {later['step']} ({later['id']}, risk "
+                          f"{later['risk']}): {escape(later.get('changes') or later['title'])}")
         for g in h.guidance:
             out.print(f"[bold]{h.host}[/bold] step {g['step']} ({g['id']}, manual): {escape(g['title'])}\n"
                       f"  {escape(g['guidance'])}")

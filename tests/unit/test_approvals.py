@@ -189,3 +189,12 @@ def test_error_budget_suspends_automatic_runs(project):
     held = _alert_run(project, dedup_key=None, policy=policy)
     assert held.status == "skipped" and held.decisions[0]["rule"] == "error-budget"
     assert "1 failed runs" in held.hosts[0].message
+
+
+def test_a_dry_run_says_what_follows_if_the_planned_step_does_not_fix(project):
+    rc, doc, _ = remediate(project, "--dry-run")
+    later = doc["results"]["box"]["later_steps"]
+    assert [(s["id"], s["risk"], s["automated"]) for s in later] == [("full-fix", "medium", True),
+                                                                      ("call-someone", "never", False)]
+    rc, record, _ = cli(project, "plan", "show", doc["plan_id"], "--format", "md")
+    assert "- step 2: Full fix (risk medium) — writes ok" in record
