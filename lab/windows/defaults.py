@@ -90,20 +90,63 @@ DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
         "state": "running",
         "path": "C:\\ProgramData\\Microsoft\\Windows Defender\\MsMpEng.exe",
     },
+    # A kernel driver, as every Windows host has: Get-Service lists no drivers, Get-Service -Name opens them, and
+    # win_service leaves their account alone (sc qc cdrom on Windows Server 2022).
+    "cdrom": {
+        "display_name": "CD-ROM Driver",
+        "service_type": "kernel_driver",
+        "start_mode": "system",
+        "state": "running",
+        "path": "\\SystemRoot\\System32\\drivers\\cdrom.sys",
+        "load_order_group": "SCSI CDROM Class",
+    },
 }
 
 SERVICE_DEFAULTS: dict[str, Any] = {
-    "display_name": None,
-    "description": "",
+    "display_name": None,  # the service name
+    "description": None,
     "start_mode": "manual",
     "state": "stopped",
-    "username": "LocalSystem",
+    "username": "LocalSystem",  # the SCM start name
     "path": "C:\\Windows\\system32\\svchost.exe",
     "dependencies": [],
     "service_type": "win32_own_process",
+    "desktop_interact": False,
     "error_control": "normal",
+    "load_order_group": "",
+    "failure_actions": [],
+    "failure_actions_on_non_crash_failure": False,
+    "failure_command": None,
+    "failure_reboot_msg": None,
+    "failure_reset_period_sec": 0,
+    "pre_shutdown_timeout_ms": 180000,
+    "required_privileges": [],
+    "sid_info": "none",
+    "triggers": [],
     "can_pause_and_continue": False,
+    "fail_to_start": False,
+    "win32_exit_code": 0,
 }
+# What a service created by win_service (New-Service) gets: SCM defaults, never started yet (win32_exit_code
+# 1077 = ERROR_SERVICE_NEVER_STARTED). Its binary is not simulated: it is taken to accept stop, pause/continue
+# and shutdown once running, like the collection's own test service (README, deviations).
+CREATED_SERVICE: dict[str, Any] = {
+    "start_mode": "auto",
+    "state": "stopped",
+    "can_pause_and_continue": True,
+    "win32_exit_code": 1077,
+}
+SERVICE_CHOICES: dict[str, tuple[str, ...]] = {
+    "start_mode": ("boot", "system", "auto", "delayed", "manual", "disabled"),
+    "state": ("running", "stopped", "paused"),
+    "service_type": (
+        "kernel_driver", "file_system_driver", "adapter", "recognizer_driver", "win32_own_process",
+        "win32_share_process", "user_own_process", "user_share_process", "pkg_service",
+    ),
+    "error_control": ("critical", "ignore", "normal", "severe"),
+    "sid_info": ("none", "restricted", "unrestricted"),
+}
+FAILURE_ACTION_TYPES = ("none", "reboot", "restart", "run_command")
 
 DEFAULT_WRITERS: list[dict[str, Any]] = [
     {"name": "System Writer", "service": "CryptSvc"},
@@ -238,6 +281,8 @@ def validate_spec(name: str, spec: dict[str, Any]) -> None:
             problems.append(f"vss_writers[{index}] (needs a name)")
             continue
         problems += [f"vss_writers[{index}].{k}" for k in writer if k not in WRITER_FIELDS]
+    for svc_name, service in (spec.get("services") or {}).items():
+        problems += _service_problems(str(svc_name), service)
     for index, account in enumerate(spec.get("accounts") or []):
         if not isinstance(account, dict) or not account.get("name"):
             problems.append(f"accounts[{index}] (needs a name)")
@@ -267,12 +312,39 @@ def writer_entry(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _service_problems(name: str, service: Any) -> list[str]:
+    if service is None:
+        return []
+    if not isinstance(service, dict):
+        return [f"services.{name} (a mapping of service fields, or null to remove it)"]
+    problems = [f"services.{name}.{k}" for k in service if k not in SERVICE_DEFAULTS]
+    for field, allowed in SERVICE_CHOICES.items():
+        if field in service and service[field] not in allowed:
+            problems.append(f"services.{name}.{field} ({', '.join(allowed)})")
+    for action in service.get("failure_actions") or []:
+        if not isinstance(action, dict) or action.get("type") not in FAILURE_ACTION_TYPES:
+            problems.append(f"services.{name}.failure_actions ([{{type: {'|'.join(FAILURE_ACTION_TYPES)}, delay_ms}}])")
+    return problems
+
+
 def service_entry(name: str, raw: dict[str, Any]) -> dict[str, Any]:
     entry = copy.deepcopy(SERVICE_DEFAULTS)
     entry.update(copy.deepcopy(raw))
     entry["name"] = name
     entry["display_name"] = entry.get("display_name") or name
+    if str(entry.get("username") or "").lower() in ("localsystem", ".\\localsystem"):
+        entry["username"] = "LocalSystem"  # the SCM's own spelling of the SYSTEM start name
+    if entry["service_type"] in ("kernel_driver", "file_system_driver"):
+        entry["username"] = None  # drivers have no account (lpServiceStartName is null)
+    entry["failure_actions"] = [
+        {"type": a["type"], "delay_ms": int(a.get("delay_ms", 0))} for a in entry.get("failure_actions") or []
+    ]
     return entry
+
+
+def created_service(name: str, path: str) -> dict[str, Any]:
+    """The service New-Service creates (win_service with `path` on a missing service)."""
+    return service_entry(name, {**CREATED_SERVICE, "path": path})
 
 
 def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:

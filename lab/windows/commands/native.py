@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.windows import filestore, regstore, service_ops, vss
+from lab.windows import filestore, regstore, sc_exe, service_ops, vss
 from lab.windows.commands.base import NotSimulated, Outcome, tokens, unquote
 from lab.windows.defaults import DEFAULT_MSDTC_CONFIG, service_entry
 
@@ -184,4 +184,5 @@ NATIVE: list[tuple[re.Pattern[str], Any]] = [
     ),
     (re.compile(r"^reg(?:\.exe)?\s+(?P<verb>add|query)\s+(?P<rest>.+)$", re.I), _reg),
     (re.compile(r"^icacls(?:\.exe)?\s+(?P<path>\"[^\"]+\"|'[^']+'|\S+)$", re.I), _icacls),
+    (sc_exe.PATTERN, sc_exe.triggerinfo),
 ]

@@ -139,9 +139,10 @@ def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
     match = re.match(r"^(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+)?$", args.strip(), re.I)
     if not match:
         raise NotSimulated(f"Get-Service {args.strip()}")
-    names = [unquote(match["name"])] if match["name"] else list(host.state["services"])
+    names = [unquote(match["name"])] if match["name"] else [s["name"] for s in service_ops.listed(host.state)]
     objects, errors = [], []
     start_types = {"auto": "Automatic", "delayed": "Automatic", "manual": "Manual", "disabled": "Disabled"}
+    start_types.update(boot="Boot", system="System")  # drivers (Get-Service -Name opens them)
     for name in names:
         service = service_ops.find(host.state, name)
         if service is None:

@@ -34,10 +34,10 @@ FAILURES = """
         name: VSS
         state: exploded
       ignore_errors: true
-    - name: unsupported win_service option
-      ansible.windows.win_service:
-        name: VSS
-        failure_command: reboot.exe
+    - name: unsupported win_command option
+      ansible.windows.win_command:
+        cmd: vssadmin list writers
+        chdir: C:\\Windows
       ignore_errors: true
     - name: action plugin with file transfer
       ansible.windows.win_copy:
@@ -66,13 +66,17 @@ def test_unknown_module_command_option_fail_naming_it(make_lab: Any) -> None:
     assert "module ansible.windows.win_updates is not simulated" in results["unknown module"]["msg"]
     assert results["unknown command"]["failed"] is True
     assert "command not simulated by win_command: format.com D /q" in results["unknown command"]["msg"]
+    # Ansible.Basic.cs CheckUnsupportedArguments names the module as the task wrote it (_ansible_module_name)
     assert results["unknown option"]["msg"].startswith(
-        "Unsupported parameters for (win_ping) module: colour. Supported parameters include: data"
+        "Unsupported parameters for (ansible.windows.win_ping) module: colour. Supported parameters include: data"
     )
     assert "pipeline stage: Sort-Object TimeCreated" in results["unknown pipeline stage"]["msg"]
-    assert results["bad choice"]["msg"].startswith("value of state must be one of: absent, paused, started")
+    # the choices in the order of win_service.ps1's $spec (line 47)
+    assert results["bad choice"]["msg"].startswith(
+        "value of state must be one of: started, stopped, restarted, absent, paused. Got no match for: exploded"
+    )
     assert "Got no match for: exploded" in results["bad choice"]["msg"]
-    assert "not simulated: failure_command" in results["unsupported win_service option"]["msg"]
+    assert "win_command option(s) not simulated: chdir" in results["unsupported win_command option"]["msg"]
     assert "Writer name: 'ASR Writer'" in results["raw command"]["stdout"]
     assert "Service 'NoSuchService' is not installed" in results["missing service"]["msg"]
     assert document["stats"]["vm1"]["failures"] == 0  # all ignored

@@ -303,8 +303,9 @@ def test_dependent_services_block_a_stop_unless_forced() -> None:
     assert run_script(host, "net stop Winmgmt", shell="cmd").rc == 2
     forced = call(host, "win_service", name="Winmgmt", state="restarted", force_dependent_services=True)
     assert forced["changed"] is True and forced["depended_by"] == ["iphlpsvc"]
-    assert host.state["services"]["iphlpsvc"]["state"] == "stopped"
-    assert host.state["service_restarts"] == ["Winmgmt"]
+    # Restart-Service -Force starts again the dependents it stopped (RestartServiceCommand, PowerShell Service.cs)
+    assert host.state["services"]["iphlpsvc"]["state"] == "running"
+    assert host.state["service_restarts"] == ["Winmgmt", "iphlpsvc"]
 
 
 def test_win_package_idempotence_and_loud_gaps() -> None:
@@ -367,7 +368,7 @@ def test_cim_adapters_get_service_and_get_itemproperty() -> None:
 
 
 def test_secrets_are_redacted_from_results() -> None:
-    host = host_for()
+    host = host_for({"accounts": [{"name": "svc"}]})  # .\svc must exist: win_service translates it to a SID
     result = call(host, "win_service", name="MSDTC", username=".\\svc", password="s3cret!")
     assert result["invocation"]["module_args"]["password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert result["diff"]["after"]["password"] == "CHANGED REDACTED"
