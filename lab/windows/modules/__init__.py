@@ -134,6 +134,7 @@ def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
     from lab.windows.modules import (  # noqa: F401  (importing registers the handlers)
         basic,
         certificates,
+        copy,
         files,
         packages,
         registry,
