@@ -135,6 +135,11 @@ def _convert_number(ctx: ModuleContext, kind: str, data: Any) -> int:
             )
         elif data > psconvert.UINT64_MAX:
             too_large = True
+        elif data < 0:  # [UInt64]$data of a negative Decimal (line 418)
+            ctx.unhandled(
+                f'Cannot convert value "{psconvert.ps_string(data)}" to type "System.UInt64". Error: '
+                f'"{psconvert.OVERFLOW["System.UInt64"]}"'
+            )
         else:
             data = int(data)
     elif isinstance(data, bool):

@@ -99,6 +99,8 @@ def test_absent_returns_thumbprints_as_given_and_ignores_whitespace_and_case() -
     # (FindByThumbprint) decodes the hex with X509Utils.DecodeHexString, which drops whitespace (any case).
     host = _host({"certificates": [{"pem": FILES["leaf.pem"].decode()}]})
     given = " " + " ".join(LEAF_T[i : i + 2] for i in range(0, 40, 2)).lower() + "\u00a0"
+    for other in ({"store_name": "Root"}, {"store_location": "CurrentUser"}):  # another store: nothing to remove
+        assert call(host, "win_certificate_store", state="absent", thumbprint=LEAF_T, **other)["changed"] is False
     check = call(host, "win_certificate_store", check=True, state="absent", thumbprint=given)
     assert check["changed"] is True and check["thumbprints"] == [given] and _store(host) == [LEAF_T]
     removed = call(host, "win_certificate_store", state="absent", thumbprint=given)
