@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from lab.windows import environment as environment_block
 from lab.windows import ps_argspec, ps_types
 from lab.windows.ps_argspec import UINT32, LegacyParam
 
@@ -407,7 +408,7 @@ class _LegacyValidator:
         if kind == "path":
             text = ps_types.to_str(value)
             if self.environment is not None:
-                text = ps_types.expand_environment(text, self.environment)
+                text = environment_block.expand_with(text, self.environment)
             if any(char in ps_types.INVALID_PATH_CHARS for char in text):
                 raise ArgumentError(
                     f"Get-AnsibleParam: Parameter '{param.name}' has an invalid path '{text}' specified."

@@ -6,6 +6,8 @@ import copy
 import uuid
 from typing import Any
 
+from lab.windows import certstore
+
 WRITER_NAMESPACE = uuid.UUID("5b0f0c34-5a3e-4d9b-9b43-0f3c6a0c1a77")
 
 # Real writer ids where they are well known; others are derived deterministically from the name.
@@ -83,6 +85,13 @@ DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
         "start_mode": "auto",
         "state": "running",
         "path": "C:\\WindowsAzure\\Packages\\WaAppAgent.exe",
+    },
+    "WinRM": {  # every host the lab stands for is reached over WinRM (win_certificate_store service stores use it)
+        "display_name": "Windows Remote Management (WS-Management)",
+        "start_mode": "auto",
+        "state": "running",
+        "username": "NT AUTHORITY\\NETWORK SERVICE",
+        "path": "C:\\Windows\\System32\\svchost.exe -k NetworkService -p",
     },
     "WinDefend": {
         "display_name": "Microsoft Defender Antivirus Service",
@@ -228,6 +237,27 @@ DEFAULT_REGISTRY: dict[str, dict[str, Any]] = {
     "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319": {},
     "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319": {},
     "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\Msiserver": {"Start": {"type": "dword", "data": 3}},
+    # The standard hives and what every Windows host has under them (the system environment block included).
+    "HKLM:\\HARDWARE\\DESCRIPTION\\System": {},
+    "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment": {
+        "ComSpec": {"type": "expandstring", "data": "%SystemRoot%\\system32\\cmd.exe"},
+        "OS": "Windows_NT",
+        "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH;.MSC;.CPL",
+        "TEMP": {"type": "expandstring", "data": "%SystemRoot%\\TEMP"},
+        "TMP": {"type": "expandstring", "data": "%SystemRoot%\\TEMP"},
+        "windir": {"type": "expandstring", "data": "%SystemRoot%"},
+    },
+    "HKCU:\\Software\\Microsoft": {},
+    "HKCU:\\Environment": {
+        "TEMP": {"type": "expandstring", "data": "%USERPROFILE%\\AppData\\Local\\Temp"},
+        "TMP": {"type": "expandstring", "data": "%USERPROFILE%\\AppData\\Local\\Temp"},
+    },
+    "HKCR:\\*": {},
+    "HKCR:\\CLSID": {},
+    "HKCC:\\Software": {},
+    "HKCC:\\System": {},
+    "HKU:\\.DEFAULT\\Software": {},
+    "HKU:\\S-1-5-18\\Software": {},
 }
 
 DEFAULT_MSDTC_CONFIG = {
@@ -283,6 +313,13 @@ def validate_spec(name: str, spec: dict[str, Any]) -> None:
         problems += [f"vss_writers[{index}].{k}" for k in writer if k not in WRITER_FIELDS]
     for svc_name, service in (spec.get("services") or {}).items():
         problems += _service_problems(str(svc_name), service)
+    for index, entry in enumerate(spec.get("certificates") or []):
+        problems += certstore.validate_spec_entry(index, entry)
+    problems += [
+        f"registry key {key} (the certificate stores live there; use certificates:)"
+        for key in (spec.get("registry") or {})
+        if "systemcertificates" in str(key).lower()
+    ]
     for index, account in enumerate(spec.get("accounts") or []):
         if not isinstance(account, dict) or not account.get("name"):
             problems.append(f"accounts[{index}] (needs a name)")
@@ -397,7 +434,7 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "vss_writers": writers,
         "registry": registry,
         "files": files,
-        "certificates": {"LocalMachine\\My": list(spec.get("certificates") or [])},
+        "certificates": _certificates(spec.get("certificates") or []),
         "defender": {"exclusion_paths": list((spec.get("defender") or {}).get("exclusion_paths") or [])},
         "event_log": copy.deepcopy(
             spec.get("event_log") if spec.get("event_log") is not None else DEFAULT_EVENTS
@@ -430,6 +467,16 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "faults": dict(spec.get("faults") or {}),
     }
     return state
+
+
+def _certificates(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The default system stores (empty) with the scenario's certificates (LocalMachine\\My unless `store`)."""
+    stores = certstore.default_stores()
+    for entry in entries:
+        sid, record = certstore.record_from_spec(entry)
+        sid = next((known for known in stores if known.lower() == sid.lower()), sid)
+        stores.setdefault(sid, []).append(record)
+    return stores
 
 
 def _reg_value(value: Any) -> dict[str, Any]:

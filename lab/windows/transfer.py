@@ -13,16 +13,14 @@ import json
 import re
 from typing import Any
 
-from lab.windows import filestore
+from lab.windows import environment, filestore
 from lab.windows.payload import Invocation
-
-TEMP_DIR = "C:\\Users\\{user}\\AppData\\Local\\Temp"
 
 
 def _expand(host: Any, path: str) -> str:
-    temp = TEMP_DIR.format(user=host.user)
-    path = re.sub(r"%TEMP%|%TMP%|\$env:TEMP|\$env:TMP", lambda _: temp, path, flags=re.I)
-    return re.sub(r"%USERPROFILE%|\$env:USERPROFILE", lambda _: f"C:\\Users\\{host.user}", path, flags=re.I)
+    """The helpers' paths use %TEMP% / $env:TEMP forms: the WinRM user's environment."""
+    path = re.sub(r"\$env:(\w+)", lambda m: environment.lookup(host, m.group(1)) or m.group(0), path, flags=re.I)
+    return environment.expand(host, path)
 
 
 def _mkdtemp(host: Any, params: dict[str, Any]) -> tuple[bytes, bytes, int]:
@@ -32,18 +30,31 @@ def _mkdtemp(host: Any, params: dict[str, Any]) -> tuple[bytes, bytes, int]:
     return f"{path}\r\n".encode(), b"", 0
 
 
+def store_bytes(entry: dict[str, Any], content: bytes) -> None:
+    """Keep a file's bytes in its entry: `content` (text) when they are UTF-8, else `content_base64`."""
+    entry.pop("content", None)
+    entry.pop("content_base64", None)
+    entry["size"] = len(content)
+    try:
+        entry["content"] = content.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["content_base64"] = base64.b64encode(content).decode("ascii")
+
+
+def content_bytes(entry: dict[str, Any]) -> bytes:
+    """The bytes of a file entry (the reverse of store_bytes)."""
+    if "content_base64" in entry:
+        return base64.b64decode(entry["content_base64"])
+    return str(entry.get("content", "")).encode("utf-8")
+
+
 def _put_file(host: Any, params: dict[str, Any], data: bytes) -> tuple[bytes, bytes, int]:
     path = _expand(host, str(params.get("Path") or ""))
     try:
         content = b"".join(base64.b64decode(line) for line in data.split(b"\r\n") if line.strip())
     except (binascii.Error, ValueError) as exc:
         return b"", f"lab.windows simulator: put_file chunk is not base64: {exc}".encode(), 1
-    entry = filestore.create(host.state, path, "file")
-    entry["size"] = len(content)
-    try:
-        entry["content"] = content.decode("utf-8")
-    except UnicodeDecodeError:
-        entry["content_base64"] = base64.b64encode(content).decode("ascii")
+    store_bytes(filestore.create(host.state, path, "file"), content)
     return json.dumps({"sha1": hashlib.sha1(content).hexdigest()}).encode(), b"", 0
 
 

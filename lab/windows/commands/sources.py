@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.windows import filestore, regstore, service_ops
+from lab.windows import certstore, filestore, regstore, service_ops
 from lab.windows.commands.base import NotSimulated, split_outside, unquote
 
 NO_EVENTS = "No events were found that match the specified selection criteria."
@@ -183,6 +183,18 @@ def _get_itemproperty(host: Any, args: str) -> tuple[list[Any], list[str]]:
     return [values], []
 
 
+def _get_childitem_cert(host: Any, args: str) -> tuple[list[Any], list[str]]:
+    """Get-ChildItem [-Path] Cert:\\<location>\\<store>: the certificates (certstore.provider_items)."""
+    match = re.match(r"^(?:-(?:Literal)?Path\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)$", args.strip(), re.I)
+    path = unquote(match["path"]) if match else ""
+    try:
+        return certstore.provider_items(host.state, path), []
+    except ValueError:
+        raise NotSimulated(f"Get-ChildItem {args.strip()} (only Cert:\\<location>\\<store> is simulated)") from None
+    except LookupError as exc:
+        return [], [f"Get-ChildItem : {exc}"]
+
+
 SOURCES = {
     "get-winevent": _get_winevent,
     "get-mppreference": get_mppreference,
@@ -192,6 +204,7 @@ SOURCES = {
     "get-wmiobject": _get_cim_adapters,
     "get-service": _get_service,
     "get-itemproperty": _get_itemproperty,
+    "get-childitem": _get_childitem_cert,
 }
 
 

@@ -6,7 +6,7 @@ import datetime
 import re
 from typing import Any
 
-from lab.windows import filestore
+from lab.windows import filestore, process
 from lab.windows.commands import NotSimulated, Outcome, run_script
 from lab.windows.modules import ModuleContext, module
 
@@ -16,11 +16,12 @@ SHOULD_PROCESS = re.compile(
 
 
 def _guards(ctx: ModuleContext) -> bool:
+    """creates / removes with Test-AnsiblePath (files, directories, registry keys, Cert:, Env:)."""
     creates, removes = ctx.params.get("creates"), ctx.params.get("removes")
-    if creates and filestore.find(ctx.state, creates) is not None:
+    if creates and process.test_ansible_path(ctx.host, creates):
         ctx.result.update(msg=f"skipped, since {creates} exists", skipped=True, rc=0)
         return True
-    if removes and filestore.find(ctx.state, removes) is None:
+    if removes and not process.test_ansible_path(ctx.host, removes):
         ctx.result.update(msg=f"skipped, since {removes} does not exist", skipped=True, rc=0)
         return True
     return False
@@ -32,7 +33,14 @@ def _unsupported(ctx: ModuleContext, names: tuple[str, ...]) -> None:
         ctx.fail(f"lab.windows simulator: {ctx.name} option(s) not simulated: {', '.join(given)}")
 
 
-def _run(ctx: ModuleContext, command: str, shell: str) -> Outcome:
+def _run(ctx: ModuleContext, command: str, shell: str, reported: str) -> Outcome:
+    """Start-AnsibleWindowsProcess: chdir / output_encoding_override checks first (`reported` is the command the
+    module names in "Failed to run: '...'"), then the command; stdin is accepted (no recognised command reads it)."""
+    encoding = ctx.params.get("output_encoding_override")
+    error = process.start_error(ctx.host, ctx.params.get("chdir"), encoding)
+    if error is not None:
+        ctx.result["rc"] = error[1]
+        ctx.fail(f"Failed to run: '{reported}': {error[0]}")
     start = datetime.datetime.now(datetime.UTC)
     try:
         outcome = run_script(ctx.host, command, shell=shell)
@@ -44,8 +52,8 @@ def _run(ctx: ModuleContext, command: str, shell: str) -> Outcome:
         cmd=command,
         changed=True,
         rc=outcome.rc,
-        stdout=outcome.stdout,
-        stderr=outcome.stderr,
+        stdout=process.decode_output(outcome.stdout, encoding),
+        stderr=process.decode_output(outcome.stderr, encoding),
         start=start.strftime("%Y-%m-%d %H:%M:%S.%f"),
         end=end.strftime("%Y-%m-%d %H:%M:%S.%f"),
         delta=str(end - start),
@@ -56,7 +64,6 @@ def _run(ctx: ModuleContext, command: str, shell: str) -> Outcome:
 @module("win_command", check_mode=False)
 def win_command(ctx: ModuleContext) -> None:
     p = ctx.params
-    _unsupported(ctx, ("chdir", "stdin", "output_encoding_override"))
     if p["cmd"]:
         command = p["cmd"]
     elif p["_raw_params"]:
@@ -69,7 +76,7 @@ def win_command(ctx: ModuleContext) -> None:
     ctx.result.update(cmd=command, rc=0)
     if _guards(ctx):
         return
-    outcome = _run(ctx, command, "cmd")
+    outcome = _run(ctx, command, "cmd", command)
     if outcome.rc != 0:
         ctx.fail("non-zero return code")
 
@@ -77,13 +84,13 @@ def win_command(ctx: ModuleContext) -> None:
 @module("win_shell", check_mode=False)
 def win_shell(ctx: ModuleContext) -> None:
     p = ctx.params
-    _unsupported(ctx, ("chdir", "stdin", "output_encoding_override"))
     if p["executable"] and not re.match(r"^(powershell|pwsh)(\.exe)?$", p["executable"], re.I):
         ctx.fail(f"lab.windows simulator: win_shell executable {p['executable']} is not simulated")
-    ctx.result.update(cmd=p["cmd"], rc=0)
+    command = p["cmd"].strip()  # win_shell.ps1 line 69: $module.Params.cmd.Trim()
+    ctx.result.update(cmd=command)
     if _guards(ctx):
         return
-    outcome = _run(ctx, p["cmd"], "powershell")
+    outcome = _run(ctx, command, "powershell", "")  # sic: win_shell.ps1 line 170 names the unset $rawCmdLine
     if outcome.rc != 0:
         ctx.fail("non-zero return code")
 

@@ -12,7 +12,7 @@ import base64
 import copy
 from typing import Any
 
-from lab.windows import accounts, process_env, ps_types, service_ops
+from lab.windows import accounts, environment, service_ops
 from lab.windows.defaults import created_service
 from lab.windows.modules import ModuleContext, module
 from lab.windows.service_ops import ServiceError
@@ -138,7 +138,7 @@ def win_service(ctx: ModuleContext) -> None:
 def _win_service(ctx: ModuleContext) -> None:
     p = dict(ctx.params)
     if p["path"] is not None:  # win_service.ps1 line 91: ExpandEnvironmentVariables with the process' variables
-        p["path"] = ps_types.expand_environment(p["path"], process_env.current(ctx.host))
+        p["path"] = environment.expand(ctx.host, p["path"])
     state = ctx.state
     ctx.result["exists"] = False
     service = _service_from_name(state, p["name"])

@@ -105,7 +105,8 @@ def call(
     host: SimulatedHost, module: str, check: bool = False, diff: bool = True, **args: Any
 ) -> dict[str, Any]:
     """Run one simulated module in-process, the way the server does after decoding a request."""
-    complex_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_no_log=False)
+    complex_args = {"_ansible_module_name": module, **args, "_ansible_check_mode": check, "_ansible_diff": diff,
+                    "_ansible_no_log": False}  # what ansible-core sends with every module
     invocation = Invocation(
         kind="module",
         name=module,

@@ -34,10 +34,10 @@ FAILURES = """
         name: VSS
         state: exploded
       ignore_errors: true
-    - name: unsupported win_command option
-      ansible.windows.win_command:
-        cmd: vssadmin list writers
-        chdir: C:\\Windows
+    - name: unsupported option
+      ansible.windows.win_regedit:
+        path: HKLM:\\SOFTWARE\\Contoso
+        hive: C:\\Users\\Default\\NTUSER.DAT
       ignore_errors: true
     - name: action plugin with file transfer
       ansible.windows.win_copy:
@@ -76,13 +76,13 @@ def test_unknown_module_command_option_fail_naming_it(make_lab: Any) -> None:
         "value of state must be one of: started, stopped, restarted, absent, paused. Got no match for: exploded"
     )
     assert "Got no match for: exploded" in results["bad choice"]["msg"]
-    assert "win_command option(s) not simulated: chdir" in results["unsupported win_command option"]["msg"]
+    assert "win_regedit option 'hive' (loading a hive file) is not simulated" in results["unsupported option"]["msg"]
     assert "Writer name: 'ASR Writer'" in results["raw command"]["stdout"]
     assert "Service 'NoSuchService' is not installed" in results["missing service"]["msg"]
     assert document["stats"]["vm1"]["failures"] == 0  # all ignored
+    # win_copy is simulated: put_file delivered the content, the module then fails like win_copy.ps1 line 457
     assert (
-        "module ansible.windows.win_copy is not simulated"
-        in results["action plugin with file transfer"]["msg"]
+        "Destination directory 'C:\\Temp' does not exist" in results["action plugin with file transfer"]["msg"]
     )
     assert "async_wrapper.ps1" in results["async task"]["msg"]
     assert document["stats"]["vm1"]["unreachable"] == 0
