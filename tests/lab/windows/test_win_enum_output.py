@@ -4,7 +4,7 @@ Facts followed:
 - win_powershell.ps1 line 485 (Convert-OutputObject): an `[Enum]` value with Depth >= 0 becomes
   @{Type = PSTypeNames[0]; String = ToString(); Value = [int]}; line 1017 converts the output with the module's
   `depth` (default 2: output list 2, each object 1, its properties 0). Below depth 0 an enum is a value type kept
-  as is, and Ansible.Basic.cs ToJson (ConvertTo-Json) writes it as its number.
+  as is, and Ansible.Basic.cs line 510 (ToJson: ConvertTo-Json) writes it as its number.
 - Windows PowerShell 5.1 ConvertTo-Json writes an enum as its number; Format-List shows its name.
 - BitLocker.psm1 Get-BitLockerVolumeInternal reads GetConversionStatus only on an unlocked volume: a locked
   volume has VolumeStatus and EncryptionPercentage $null (its ProtectionStatus is usually Unknown).
