@@ -8,111 +8,23 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from .windows_lab import PLAYBOOKS, ROOT, Run, ansible_lint, scenario
 
-import lab.windows  # noqa: E402
-
-VENV_BIN = Path(sys.executable).parent
-PLAYBOOKS = ROOT / "playbooks" / "windows"
 DIAGNOSE = PLAYBOOKS / "vss_writers_diagnose.yml"
 RESTART = PLAYBOOKS / "vss_restart_failing_writers.yml"
 REGISTRY = PLAYBOOKS / "bcdr_agent_registry.yml"
-RUN_TIMEOUT_SEC = 180
 BCDR_KEY = "HKLM:\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys"
 SNAPSHOT_WITHOUT_THREADS = json.dumps({"bcdr_registry_values": {"SnapshotWithoutThreads": "True"}})
 
 pytestmark = pytest.mark.lab
 
 
-def scenario(name: str) -> dict[str, dict[str, Any]]:
-    return yaml.safe_load((ROOT / "lab" / "scenarios" / name).read_text())["hosts"]
-
-
-class WindowsLab:
-    def __init__(self, workdir: Path, hosts: dict[str, dict[str, Any]]) -> None:
-        self.workdir = workdir
-        self.state_dir = workdir / "lab"
-        hostvars = lab.windows.start(hosts, self.state_dir)
-        self.inventory = workdir / "inventory.yml"
-        self.inventory.write_text(yaml.safe_dump({"all": {"hosts": hostvars}}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-        env.update({
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-            "ANSIBLE_HOME": str(workdir / "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-tmp"),
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        })
-        self.env = env
-
-    def state(self, host: str = "vm1") -> dict[str, Any]:
-        return lab.windows.status(self.state_dir)[host]
-
-    def run(self, playbook: Path, *args: str) -> Run:
-        proc = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook), *args],
-            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_SEC, check=False)
-        try:
-            document = json.loads(proc.stdout)
-        except json.JSONDecodeError as exc:
-            output = f"{proc.stdout}\n{proc.stderr}"
-            raise AssertionError(f"no json output (rc={proc.returncode}):\n{output}") from exc
-        return Run(proc.returncode, document, proc.stderr)
-
-    def stop(self) -> None:
-        lab.windows.stop(self.state_dir)
-
-
-class Run:
-    def __init__(self, rc: int, document: dict[str, Any], stderr: str) -> None:
-        self.rc = rc
-        self.document = document
-        self.stderr = stderr
-
-    def task(self, name: str, host: str = "vm1") -> dict[str, Any]:
-        for play in self.document["plays"]:
-            for task in play["tasks"]:
-                if task["task"]["name"] == name and host in task["hosts"]:
-                    return task["hosts"][host]
-        raise AssertionError(f"task {name!r} did not run on {host}")
-
-    def stats(self, host: str = "vm1") -> dict[str, int]:
-        return self.document["stats"][host]
-
-    @property
-    def diagnosis(self) -> dict[str, Any]:
-        return self.task("Record the diagnosis for the orchestrator")["ansible_facts"]["remediate_diagnosis"]
-
-    @property
-    def restarted_items(self) -> list[tuple[str, bool]]:
-        task = self.task("Restart the service of each failing writer")
-        return [(r["item"]["label"], r["changed"]) for r in task.get("results", []) if not r.get("skipped")]
-
-
-@pytest.fixture
-def make_lab(tmp_path: Path) -> Iterator[Any]:
-    labs: list[WindowsLab] = []
-
-    def factory(hosts: dict[str, dict[str, Any]]) -> WindowsLab:
-        started = WindowsLab(tmp_path / f"lab{len(labs)}", hosts)
-        labs.append(started)
-        return started
-
-    yield factory
-    for started in labs:
-        started.stop()
+def restarted_items(run: Run) -> list[tuple[str, bool]]:
+    return run.items("Restart the service of each failing writer")
 
 
 def writer_states(state: dict[str, Any]) -> dict[str, int]:
@@ -152,13 +64,13 @@ def test_restart_check_apply_rerun(make_lab: Any) -> None:
 
     check = windows.run(RESTART, "--check", "--diff")
     assert check.rc == 0, check.stderr
-    assert check.restarted_items == [("SQLWriter (SqlServerWriter)", True), ("Winmgmt (WMI Writer)", True)]
+    assert restarted_items(check) == [("SQLWriter (SqlServerWriter)", True), ("Winmgmt (WMI Writer)", True)]
     assert check.task("List the VSS writers again after the restarts").get("skipped") is True
     untouched(before, windows.state())
 
     apply = windows.run(RESTART)
     assert apply.rc == 0, apply.stderr
-    assert apply.restarted_items == [("SQLWriter (SqlServerWriter)", True), ("Winmgmt (WMI Writer)", True)]
+    assert restarted_items(apply) == [("SQLWriter (SqlServerWriter)", True), ("Winmgmt (WMI Writer)", True)]
     after = windows.state()
     assert after["service_restarts"] == ["SQLWriter", "Winmgmt"]  # exactly these, each once
     touched = {a["service"] for a in after["service_actions"]}
@@ -170,7 +82,7 @@ def test_restart_check_apply_rerun(make_lab: Any) -> None:
     rerun = windows.run(RESTART)
     assert rerun.rc == 0, rerun.stderr
     assert rerun.stats()["changed"] == 0
-    assert rerun.restarted_items == []
+    assert restarted_items(rerun) == []
     untouched(after, windows.state())
 
     verify = windows.run(DIAGNOSE)
@@ -182,7 +94,7 @@ def test_persistent_failure_survives_step_1(make_lab: Any) -> None:
     windows = make_lab(scenario("vss-persistent.yml"))
     run = windows.run(RESTART)
     assert run.rc == 0, run.stderr
-    assert run.restarted_items == [("SQLWriter (SqlServerWriter)", True)]
+    assert restarted_items(run) == [("SQLWriter (SqlServerWriter)", True)]
     state = windows.state()
     assert state["service_restarts"] == ["SQLWriter"]
     assert writer_states(state)["SqlServerWriter"] == 7
@@ -226,7 +138,7 @@ def test_healthy_host_restarts_nothing(make_lab: Any) -> None:
     assert no_events.rc == 0 and no_events.diagnosis["healthy"] is True
     restart = windows.run(RESTART)
     assert restart.rc == 0 and restart.stats()["changed"] == 0
-    assert restart.restarted_items == []
+    assert restarted_items(restart) == []
     nothing = restart.task("Report that no writer needs a restart")["msg"]
     assert nothing == "All VSS writers are stable; nothing to restart."
     untouched(before, windows.state())
@@ -264,7 +176,7 @@ def test_unmapped_writer_is_reported_not_guessed(make_lab: Any) -> None:
     assert run.rc == 0, run.stderr
     warning = run.task("Report the failing writers with no known service (not restarted)")["msg"]
     assert "Contoso Backup Writer" in warning
-    assert run.restarted_items == [("SQLWriter (SqlServerWriter)", True)]
+    assert restarted_items(run) == [("SQLWriter (SqlServerWriter)", True)]
     state = windows.state()
     assert state["service_restarts"] == ["SQLWriter"]
     assert writer_states(state)["Contoso Backup Writer"] == 8
@@ -272,7 +184,7 @@ def test_unmapped_writer_is_reported_not_guessed(make_lab: Any) -> None:
     # an operator-supplied mapping entry makes it restartable without editing the maintained file
     extra = json.dumps({"vss_writer_services_extra": {"Contoso Backup Writer": "ContosoSvc"}})
     mapped = windows.run(RESTART, "-e", extra)
-    assert mapped.rc == 0 and mapped.restarted_items == [("ContosoSvc (Contoso Backup Writer)", True)]
+    assert mapped.rc == 0 and restarted_items(mapped) == [("ContosoSvc (Contoso Backup Writer)", True)]
     assert windows.state()["service_restarts"] == ["SQLWriter", "ContosoSvc"]
 
 
@@ -300,10 +212,5 @@ def test_bcdr_registry_check_apply_rerun(make_lab: Any) -> None:
 
 
 def test_playbooks_pass_ansible_lint_production() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-lint"), "--nocolor", "--offline", "--profile", "production",
-         str(DIAGNOSE), str(RESTART), str(REGISTRY), str(ROOT / "playbooks/vars/vss_writer_services.yml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SEC, check=False)
+    proc = ansible_lint(DIAGNOSE, RESTART, REGISTRY, ROOT / "playbooks/vars/vss_writer_services.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr

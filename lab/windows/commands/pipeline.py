@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from lab.windows.commands.base import NotSimulated, unquote
+from lab.windows.commands.base import NotSimulated, json_value, unquote
 
 
 def apply_segment(objects: list[Any], segment: str) -> tuple[list[Any], str | None]:
@@ -61,7 +61,7 @@ def render(objects: list[Any], mode: str | None) -> str:
     if mode == "json":
         if not objects:
             return ""
-        payload = objects[0] if len(objects) == 1 else objects
+        payload = json_value(objects[0] if len(objects) == 1 else objects)
         return json.dumps(payload, indent=4) + "\r\n"
     lines = []
     for obj in objects:

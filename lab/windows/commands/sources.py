@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from lab.windows import certstore, filestore, regstore, service_ops
-from lab.windows.commands.base import NotSimulated, split_outside, unquote
+from lab.windows.commands.base import NotSimulated, PSEnum, split_outside, unquote
 
 NO_EVENTS = "No events were found that match the specified selection criteria."
 
@@ -63,15 +63,46 @@ def _get_winevent(host: Any, args: str) -> tuple[list[Any], list[str]]:
     return events, []
 
 
+# The Defender cmdlets (CIM class MSFT_MpPreference) fail with HRESULT 0x800106ba while the WinDefend service does
+# not run (e.g. stopped by a third-party antivirus); the Get form prints its message template unformatted.
+MP_UNAVAILABLE = {
+    "get": ["Get-MpPreference : Operation failed with the following error: 0x%1!x!"],
+    "add": ["Add-MpPreference : Operation failed with the following error: 0x800106ba. Operation: MpPreference. "
+            "Target: ConfigListExtension.", "Add-MpPreference : Operation failed with the following error: 0x%1!x!"],
+}
+
+
+def defender_errors(host: Any, verb: str) -> list[str]:
+    """The errors of a *-MpPreference cmdlet when Microsoft Defender does not run, else []."""
+    service = service_ops.find(host.state, "WinDefend")
+    if service is None:
+        raise NotSimulated(f"{verb.capitalize()}-MpPreference without a WinDefend service (Defender removed)")
+    if service["state"] == "running":
+        return []
+    return [e.replace("Add-", f"{verb.capitalize()}-") for e in MP_UNAVAILABLE["get" if verb == "get" else "add"]]
+
+
 def get_mppreference(host: Any, args: str) -> tuple[list[Any], list[str]]:
     if args.strip():
         raise NotSimulated(f"Get-MpPreference {args.strip()}")
+    errors = defender_errors(host, "get")
+    if errors:
+        return [], errors
     return [
         {
             "ExclusionPath": list(host.state["defender"]["exclusion_paths"]) or None,
             "DisableRealtimeMonitoring": False,
         }
     ], []
+
+
+# Microsoft.BitLocker.Structures enums (BitLocker.psm1; VolumeStatus numbers are Win32_EncryptableVolume
+# GetConversionStatus's; the wipe states of BitLockerVolumeStatus are not simulated).
+BITLOCKER_NS = "Microsoft.BitLocker.Structures."
+VOLUME_STATUS = {"FullyDecrypted": 0, "FullyEncrypted": 1, "EncryptionInProgress": 2, "DecryptionInProgress": 3,
+                 "EncryptionPaused": 4, "DecryptionPaused": 5}
+PROTECTION_STATUS = {"Off": 0, "On": 1, "Unknown": 2}
+LOCK_STATUS = {"Unlocked": 0, "Locked": 1}
 
 
 def _get_bitlocker(host: Any, args: str) -> tuple[list[Any], list[str]]:
@@ -83,13 +114,19 @@ def _get_bitlocker(host: Any, args: str) -> tuple[list[Any], list[str]]:
         wanted = unquote(mount["mp"] or "")
         if wanted and volume["mount_point"].lower() != wanted.lower():
             continue
+        lock = PSEnum(BITLOCKER_NS + "BitLockerVolumeLockStatus", LOCK_STATUS, volume.get("lock_status", "Unlocked"))
+        # BitLocker.psm1 Get-BitLockerVolumeInternal reads the conversion status only on unlocked volumes: a locked
+        # volume has VolumeStatus and EncryptionPercentage $null.
+        unlocked = lock == "Unlocked"
         volumes.append(
             {
                 "MountPoint": volume["mount_point"],
-                "VolumeStatus": volume.get("volume_status"),
-                "ProtectionStatus": volume.get("protection_status"),
-                "LockStatus": volume.get("lock_status", "Unlocked"),
-                "EncryptionPercentage": volume.get("encryption_percentage", 0),
+                "VolumeStatus": PSEnum(BITLOCKER_NS + "BitLockerVolumeStatus", VOLUME_STATUS,
+                                       volume.get("volume_status", "FullyDecrypted")) if unlocked else None,
+                "ProtectionStatus": PSEnum(BITLOCKER_NS + "BitLockerVolumeProtectionStatus", PROTECTION_STATUS,
+                                           volume.get("protection_status", "Off")),
+                "LockStatus": lock,
+                "EncryptionPercentage": volume.get("encryption_percentage", 0) if unlocked else None,
             }
         )
     return volumes, []
@@ -135,6 +172,11 @@ def _get_cim_adapters(host: Any, args: str) -> tuple[list[Any], list[str]]:
     ], []
 
 
+SERVICE_STATUS = {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "ContinuePending": 5,
+                  "PausePending": 6, "Paused": 7}
+SERVICE_START_MODE = {"Boot": 0, "System": 1, "Automatic": 2, "Manual": 3, "Disabled": 4}
+
+
 def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
     match = re.match(r"^(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+)?$", args.strip(), re.I)
     if not match:
@@ -143,6 +185,7 @@ def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
     objects, errors = [], []
     start_types = {"auto": "Automatic", "delayed": "Automatic", "manual": "Manual", "disabled": "Disabled"}
     start_types.update(boot="Boot", system="System")  # drivers (Get-Service -Name opens them)
+    status_type, start_type = "System.ServiceProcess.ServiceControllerStatus", "System.ServiceProcess.ServiceStartMode"
     for name in names:
         service = service_ops.find(host.state, name)
         if service is None:
@@ -152,8 +195,8 @@ def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
             {
                 "Name": service["name"],
                 "DisplayName": service["display_name"],
-                "Status": service["state"].capitalize(),
-                "StartType": start_types[service["start_mode"]],
+                "Status": PSEnum(status_type, SERVICE_STATUS, service["state"].capitalize()),
+                "StartType": PSEnum(start_type, SERVICE_START_MODE, start_types[service["start_mode"]]),
             }
         )
     return objects, errors

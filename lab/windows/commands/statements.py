@@ -7,6 +7,7 @@ from typing import Any
 
 from lab.windows import filestore, service_ops
 from lab.windows.commands.base import split_outside, unquote
+from lab.windows.commands.sources import defender_errors
 
 
 def _mp_paths(text: str) -> list[str]:
@@ -18,6 +19,9 @@ def run_statement(host: Any, line: str) -> tuple[list[Any], list[str]] | None:
     state = host.state
     match = re.match(r"^(?P<verb>Add|Remove)-MpPreference\s+-ExclusionPath\s+(?P<paths>.+)$", line, re.I)
     if match:
+        errors = defender_errors(host, match["verb"].lower())
+        if errors:
+            return [], errors
         current = state["defender"]["exclusion_paths"]
         for path in _mp_paths(match["paths"]):
             present = [p for p in current if p.lower() == path.lower()]

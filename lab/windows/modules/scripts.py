@@ -8,6 +8,7 @@ from typing import Any
 
 from lab.windows import filestore, process
 from lab.windows.commands import NotSimulated, Outcome, run_script
+from lab.windows.commands.base import ps_output
 from lab.windows.modules import ModuleContext, module
 
 SHOULD_PROCESS = re.compile(
@@ -146,7 +147,10 @@ def win_powershell(ctx: ModuleContext) -> None:
         ctx.fail(f"lab.windows simulator: command not simulated by win_powershell: {exc}")
         return
     ctx.result["changed"] = changed
-    ctx.result["output"] = outcome.objects
+    try:
+        ctx.result["output"] = ps_output(outcome.objects, p["depth"])
+    except NotSimulated as exc:
+        ctx.fail(f"lab.windows simulator: not simulated by win_powershell: {exc}")
     ctx.result["error"] = [
         {"output": e, "exception": {"message": e.split(" : ", 1)[-1]}} for e in outcome.errors
     ]

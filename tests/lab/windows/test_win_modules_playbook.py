@@ -117,7 +117,12 @@ def test_every_module_check_apply_rerun_with_ansible_playbook(make_lab: Any) -> 
     assert results["agent stat"]["stat"]["exists"] is True
     assert "Writer name: 'System Writer'" in results["vssadmin"]["stdout"]
     assert "shadow copy provider timed out" in results["event log"]["stdout"]
-    assert results["bitlocker"]["output"][0]["ProtectionStatus"] == "Off"
+    # win_powershell.ps1 Convert-OutputObject: an enum property comes back as {Type, String, Value}
+    assert results["bitlocker"]["output"][0]["ProtectionStatus"] == {
+        "Type": "Microsoft.BitLocker.Structures.BitLockerVolumeProtectionStatus",
+        "String": "Off",
+        "Value": 0,
+    }
     assert_applied(lab.state("vm1"))
 
     rerun = lab.playbook(PLAYBOOK.read_text())
