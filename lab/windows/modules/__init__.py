@@ -158,7 +158,7 @@ def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
     module_name = str(args.get("_ansible_module_name") or name)
     skip_check_mode = check_mode and name in NO_CHECK_MODE
     try:
-        params = argspec.validate(name, args)
+        params = argspec.validate(name, args, environment=environment.variables(host, invocation))
     except argspec.ArgumentError as exc:
         # Ansible.Basic CheckArguments: unsupported parameters fail first, then a module without check mode
         # support is skipped; the other checks (required, types, choices, ...) come after the skip.

@@ -158,3 +158,12 @@ def test_legacy_modules_fail_with_get_ansibleparam_messages() -> None:
     assert argspec.validate("win_file", {"dest": "C:\\x", "state": "Touch"})["path"] == "C:\\x"
     # Windows ignores an option a legacy module does not read; the lab refuses it (README, deviations)
     assert "does not read option(s) sate" in _error("win_file", path="C:\\x", sate="absent")
+
+
+def test_path_options_expand_the_module_process_environment() -> None:
+    # Ansible.Basic.cs ParsePath line ~681: Environment.ExpandEnvironmentVariables before the module runs
+    from .helpers import call, host_for
+
+    host = host_for()
+    result = call(host, "win_stat", path="%SystemRoot%")
+    assert result["stat"]["exists"] is True and result["stat"]["path"] == "C:\\Windows"
