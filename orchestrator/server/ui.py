@@ -142,8 +142,9 @@ def page_state(ctx: service.ServerContext) -> dict:
     moment = datetime.now(UTC)
     store = ctx.store
     plans = [plan_view(r, moment) for r in store.list_plans("pending", limit=100)]
-    decided = [plan_summary(r) for r in store.list_plans(None, limit=RECENT_DECISIONS * 5)
-               if r["status"] != "pending"][:RECENT_DECISIONS]
+    decided = sorted((r for r in store.list_plans(None, limit=RECENT_DECISIONS * 5) if r["status"] != "pending"),
+                     key=lambda r: r.get("decided_at") or r["created_at"], reverse=True)[:RECENT_DECISIONS]
+    decided = [plan_summary(r) for r in decided]
     runs = [run_view(r) for r in store.history(limit=RECENT_RUNS)]
     return {"plans": plans, "decided": decided, "runs": runs, "now": moment}
 
