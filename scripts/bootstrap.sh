@@ -11,6 +11,7 @@ need_apt=()
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v mkfs.ext4 >/dev/null || need_apt+=(e2fsprogs)
+[ "${1:-}" != "--test" ] || [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: need root to install: ${need_apt[*]} (or install them yourself)" >&2

@@ -1,4 +1,5 @@
-"""The HTTP API of `remediate serve` (FastAPI). OpenAPI at /openapi.json, docs at /docs.
+"""The HTTP API of `remediate serve` (FastAPI). OpenAPI at /openapi.json, docs at /docs; the approvals page at
+/ui (ui.py).
 
 Every endpoint but /healthz and /metrics needs credentials (bearer token or HMAC signature, see auth.py); a
 failure is 401 and changes nothing. Alerts are persisted before the 202 reply and run by the worker pool.
@@ -25,6 +26,7 @@ from . import service
 from .auth import AuthFailed, authenticate
 from .config import ServerConfig
 from .metrics import CONTENT_TYPE, Metrics
+from .sessions import session_identity
 from .worker import WorkerPool, recover
 
 log = logging.getLogger("remediate.serve")
@@ -57,12 +59,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def identity(request: Request) -> str:
-    """The caller's identity (dependency of every protected endpoint); reads the body once, within the limit."""
+    """The caller's identity (dependency of every protected endpoint); reads the body once, within the limit.
+    A read (GET) without credentials may use the approvals page's session cookie (e.g. its change record links);
+    a POST never does: the API's state changes need a token or a signature (no cookie, no CSRF)."""
     ctx: service.ServerContext = request.app.state.ctx
     body = await read_body(request, ctx.config.max_body) if request.method == "POST" else b""
     request.state.body = body
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if request.method in ("GET", "HEAD") and "authorization" not in headers and "x-remediate-signature" not in headers:
+        who = session_identity(request)
+        if who:
+            return who
     try:
-        return authenticate(ctx.config, ctx.store, {k.lower(): v for k, v in request.headers.items()}, body)
+        return authenticate(ctx.config, ctx.store, headers, body)
     except AuthFailed as exc:
         ctx.metrics.auth_failures.inc()
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
@@ -91,6 +100,9 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
                   description="Alert webhook receiver, approvals and audit API of remediate.")
     app.state.ctx = ctx
     app.state.pool = pool
+    from .ui import install  # the approvals page (imports this module's read_body)
+
+    install(app)
 
     @app.exception_handler(RemediateError)
     async def _remediate_error(request: Request, exc: RemediateError) -> JSONResponse:
