@@ -151,6 +151,8 @@ class Engine:
     def _decide(self, rid: str, rule: str, outcome: str, reason: str, host: str | None = None) -> None:
         self._decisions.append({"rule": rule, "outcome": outcome, "reason": reason, "host": host})
         self.store.record_decision(rid, rule=rule, outcome=outcome, reason=reason, host=host)
+        if outcome in ("skip", "refuse"):
+            self.ui.note(f"policy ({rule}): {reason}")
 
     # -- playbook runs ------------------------------------------------------------------------------------
     def _run(self, rid: str, host: Host, *, phase: str, playbook: Path, check: bool, step: StepView | None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import approvals
 from ..alerts import AlertError, map_hosts, parse
@@ -122,7 +121,3 @@ def request_view(ctx: ServerContext, rid: str) -> dict | None:
         return None
     row.pop("params", None)
     return row
-
-
-def plan_file_path(ctx: ServerContext) -> Path:
-    return ctx.config.state
