@@ -41,6 +41,7 @@ def recover(ctx: ServerContext) -> list[dict]:
                                   + ("reported as interrupted" if ctx.config.on_interrupted == "report"
                                      else "queued again"))
         if ctx.config.on_interrupted == "retry" and params:
+            ctx.store.release_dedup(row["id"])  # its own claim: the run again is not a duplicate of itself
             ctx.store.set_request_status(row["id"], "queued", only_if="interrupted")
         out.append(row)
         log.warning("request %s was interrupted by a restart (%s)", row["id"], ctx.config.on_interrupted)

@@ -6,17 +6,22 @@ action groups do not retry a 500)."""
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
+import subprocess
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
+from orchestrator.catalog import load_catalog
 from orchestrator.policy import Policy
 from orchestrator.server import ServerConfig, create_app, worker
 from orchestrator.server.config import token_digest
-from orchestrator.store import Store
+from orchestrator.server.metrics import Metrics
+from orchestrator.server.service import ServerContext
+from orchestrator.store import Store, requests
 
 TOKEN = "am-token-0123456789abcdef"
 AM = {"Authorization": f"Bearer {TOKEN}"}
@@ -88,6 +93,28 @@ def test_a_worker_survives_a_failing_request(server, monkeypatch):
     second = server.post("/alerts?dry_run=true", content=ALERT, headers=AM).json()["requests"][0]["request_id"]
     [row] = settled(server.store, [second])
     assert row["status"] == "planned"  # the worker is still there
+
+
+def test_a_request_queued_again_after_a_restart_is_not_a_duplicate_of_itself(project):
+    store = Store.open(project["home"])
+    rid = store.create_request(source="api", code="TestLadderError", runbook="ladder-test", hosts=["box"],
+                               mode="apply", requester="alertmanager", status="running",
+                               params={"kind": "alert", "code": "TestLadderError", "host": "box"})
+    dead = _dead_pid()
+    with store.engine.begin() as c:
+        c.execute(requests.update().where(requests.c.id == rid).values(worker=f"{socket.gethostname()}:{dead}"))
+    assert store.claim_dedup("TestLadderError|box", rid, 900) is None  # the run that was killed had claimed it
+    config = ServerConfig(state=project["home"], inventory=project["inv"], policy=Policy(), on_interrupted="retry")
+    ctx = ServerContext(config=config, store=store, catalog=load_catalog(), metrics=Metrics(lambda: {}))
+    assert [r["id"] for r in worker.recover(ctx)] == [rid]
+    assert store.get_request(rid)["status"] == "queued"
+    assert store.claim_dedup("TestLadderError|box", rid, 900) is None  # free again for its own run
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 def test_store_unavailable_is_503_with_retry_after(server, monkeypatch):
