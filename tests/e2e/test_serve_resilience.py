@@ -110,8 +110,6 @@ def test_sigkill_of_serve_lets_the_run_finish_once_and_runs_the_queued_request_a
         server.stop(signal.SIGKILL)  # serve alone: its run's process lives on and owns the request
         owner = int(row["worker"].rpartition(":")[2])
         assert owner != server.proc.pid and alive(owner)
-        restarted_at = datetime.now(UTC)
-        server.start()
 
         # While the orphaned run holds vm1, nothing else runs on it: the host lock names the running request.
         cli = lab("--code", CODE, "--host", "vm1", "--yes", "--json")
@@ -121,6 +119,8 @@ def test_sigkill_of_serve_lets_the_run_finish_once_and_runs_the_queued_request_a
         assert [d["rule"] for d in lock["decisions"]] == ["lock"] and running in lock["decisions"][0]["reason"]
         assert lock["steps"] == []
 
+        restarted_at = datetime.now(UTC)
+        server.start()
         done = wait(lab, running, finished, "finished")
         assert done["status"] == "fixed", done
         assert [(s["phase"], s["step_id"]) for s in done["steps"]] == [
