@@ -114,26 +114,23 @@ def stack(tmp_path_factory):
     server = Server(r, workers=2).start()
     am = Alertmanager(tmp_path_factory.mktemp("alertmanager"), f"{server.url}/alerts?dry_run=true",
                       TOKENS["alertmanager"]).start()
-    yield r, server, am
+    yield r, server, am, {}  # the last: what the first test saw, for the next ones (they run in file order)
     am.stop()
     server.stop()
     stop_lab(r)
 
 
-FIRING: dict[str, object] = {}
-
-
 def test_a_firing_group_becomes_one_dry_run_per_alert(stack):
-    r, server, am = stack
+    r, server, am, firing = stack
     assert am.version().startswith("alertmanager, version 0.")
     conf = linux.host_root(r.lab_dir / "linux", "lnx1") / "etc/azure/vmbackup.conf"
     before = conf.read_text()
-    FIRING["startsAt"] = iso(datetime.now(UTC) - timedelta(seconds=1))
-    am.post([alert("AzureBackupJobFailed", VSS, "vm1", startsAt=FIRING["startsAt"]),
-             alert("AzureBackupJobFailed", SNAPSHOT, "lnx1", startsAt=FIRING["startsAt"])])
+    firing["startsAt"] = iso(datetime.now(UTC) - timedelta(seconds=1))
+    am.post([alert("AzureBackupJobFailed", VSS, "vm1", startsAt=firing["startsAt"]),
+             alert("AzureBackupJobFailed", SNAPSHOT, "lnx1", startsAt=firing["startsAt"])])
     fps = am.fingerprints()
     assert set(fps) == {"vm1", "lnx1"}
-    FIRING["fingerprints"] = fps
+    firing["fingerprints"] = fps
     settled(r, bool, alert_id=fps["vm1"])
     settled(r, bool, alert_id=fps["lnx1"])
     assert am.metric("alertmanager_notifications_total") == 1  # one webhook carried the group of two alerts
@@ -155,20 +152,20 @@ def test_a_firing_group_becomes_one_dry_run_per_alert(stack):
                 assert [d["rule"] for d in dup["decisions"]] == ["dedup"]
                 assert first["id"] in dup["decisions"][0]["reason"]
         ran[host] = first["id"]
-    FIRING["ran"] = ran
+    firing["ran"] = ran
     assert r("lab", "status", "--json").json["hosts"]["vm1"]["service_restarts"] == []
     assert conf.read_text() == before  # a dry-run: nothing changed on the hosts
 
 
 def test_the_resolution_is_acknowledged_and_runs_nothing(stack):
-    r, server, am = stack
-    fps = FIRING["fingerprints"]
+    r, server, am, firing = stack
+    fps = firing["fingerprints"]
     with db(r) as conn:
         steps_before = conn.execute("SELECT count(*) FROM step_results").fetchone()[0]
         plans_before = conn.execute("SELECT id, status FROM plans ORDER BY id").fetchall()
     ended = iso(datetime.now(UTC) - timedelta(seconds=1))
-    am.post([alert("AzureBackupJobFailed", VSS, "vm1", startsAt=FIRING["startsAt"], endsAt=ended),
-             alert("AzureBackupJobFailed", SNAPSHOT, "lnx1", startsAt=FIRING["startsAt"], endsAt=ended)])
+    am.post([alert("AzureBackupJobFailed", VSS, "vm1", startsAt=firing["startsAt"], endsAt=ended),
+             alert("AzureBackupJobFailed", SNAPSHOT, "lnx1", startsAt=firing["startsAt"], endsAt=ended)])
     for host in ("vm1", "lnx1"):
         rows = settled(r, lambda rows: any(x["status"] == "resolved" for x in rows), alert_id=fps[host])
         resolved = [x for x in rows if x["status"] == "resolved"]
@@ -188,7 +185,7 @@ def test_the_resolution_is_acknowledged_and_runs_nothing(stack):
 
 
 def test_alertmanager_retries_while_serve_is_down_and_delivers_when_it_is_back(stack):
-    r, server, am = stack
+    r, server, am, firing = stack
     server.stop()
     failed = am.metric("alertmanager_notification_requests_failed_total")
     am.post([alert("AzureBackupJobFailedAgain", VSS, "vm1")])
@@ -206,5 +203,5 @@ def test_alertmanager_retries_while_serve_is_down_and_delivers_when_it_is_back(s
     first = rows[0]
     # the same (code, host) as the first group's vm1 run, within the dedup window: recorded and skipped
     assert first["status"] == "skipped" and first["requester"] == "alertmanager"
-    assert FIRING["ran"]["vm1"] in first["decisions"][0]["reason"]
+    assert firing["ran"]["vm1"] in first["decisions"][0]["reason"]
     assert "connection refused" in am.log.read_text().lower()

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def yaml_docs() -> list[object]:
     return [yaml.safe_load(b) for b in blocks("yaml")]
 
 
-def find(test) -> tuple[str, object]:  # noqa: ANN001 - a predicate on the parsed block
+def find(test: Callable[[object], bool]) -> tuple[str, object]:
     """The one YAML block whose parsed value passes `test`: (its text, its value)."""
     found = [(text, doc) for text, doc in zip(blocks("yaml"), yaml_docs(), strict=True) if test(doc)]
     assert len(found) == 1, f"expected one matching block, found {len(found)}"
