@@ -315,6 +315,11 @@ class Store:
                               .where(dedup_keys.c.request_id == row.request_id))
         raise HostLockedError(f"dedup key {key} is contended; skipped")
 
+    def release_dedup(self, rid: str) -> int:
+        """Give back the dedup keys `rid` claimed (a request queued again must not be a duplicate of itself)."""
+        with self.engine.begin() as c:
+            return c.execute(dedup_keys.delete().where(dedup_keys.c.request_id == rid)).rowcount
+
     def last_change(self, host: str) -> tuple[datetime, str] | None:
         """When a run last changed `host` (an apply step that reported changes), and which request."""
         with self.engine.connect() as c:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 
 from .. import approvals
 from ..approvals import PlanNotFound, PlanNotPending, plan_summary
@@ -30,6 +31,7 @@ from .sessions import session_identity
 from .worker import WorkerPool, recover
 
 log = logging.getLogger("remediate.serve")
+STORE_RETRY_AFTER = 10  # seconds: the Retry-After of a 503 when the store is unavailable
 
 
 class Queued(BaseModel):
@@ -109,6 +111,14 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
         status = (404 if isinstance(exc, PlanNotFound) else 403 if isinstance(exc, PolicySkip)
                   else 409 if isinstance(exc, (ApprovalRefused, PlanNotPending)) else 400)
         return JSONResponse({"error": exc.message}, status_code=status)
+
+    @app.exception_handler(OperationalError)
+    async def _store_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        """The store cannot be read or written (locked, disk full, database down): 503 with Retry-After, so the
+        sender retries (Alertmanager retries any 5xx; Azure Monitor action groups retry 503, not 500)."""
+        log.error("store unavailable: %s", str(exc.orig)[:300])
+        return JSONResponse({"error": "the store is unavailable; retry later"},
+                            status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER)})
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
