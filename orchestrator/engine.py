@@ -394,6 +394,14 @@ class Engine:
             outcome.message = f"{outcome.message}; on-demand backup {found.get('status')}"
 
     # -- policy before anything runs -------------------------------------------------------------------------
+    def admit(self, request: Request, request_id: str) -> tuple[list[Host], list[HostOutcome], list[dict]]:
+        """The admission rules alone, recorded on `request_id`: (hosts to run, skipped outcomes, decisions).
+        The server applies them before it starts a run's process, so duplicates of an alert storm cost nothing."""
+        self.request = request
+        self._decisions = []
+        to_run, skipped = self._admit(request_id)
+        return to_run, skipped, list(self._decisions)
+
     def _admit(self, rid: str) -> tuple[list[Host], list[HostOutcome]]:
         """Dedup, error budget and cooldown for automatic sources. Returns (hosts to run, skipped outcomes)."""
         req = self.request

@@ -60,11 +60,10 @@ def admit(ctx: ServerContext, row: dict) -> str | None:
     except RemediateError:
         return None
     engine = Engine(ctx.catalog, ctx.store, ctx.config.state, TerminalUI(io.StringIO(), None, interactive=False))
-    engine.request = request
-    to_run, skipped = engine._admit(row["id"])  # the engine's own rules, not a copy of them
+    to_run, skipped, decisions = engine.admit(request, row["id"])  # the engine's own rules, not a copy of them
     if to_run:
         return "admitted"
-    outcome = Outcome(row["id"], "skipped", ExitStatus.SKIPPED, skipped, [], [], decisions=engine._decisions)
+    outcome = Outcome(row["id"], "skipped", ExitStatus.SKIPPED, skipped, [], [], decisions=decisions)
     ctx.store.finish_request(row["id"], status="skipped", exit_code=int(ExitStatus.SKIPPED), result=summarize(outcome))
     return "skipped"
 
@@ -83,11 +82,15 @@ def run_child(ctx: ServerContext, row: dict, *, admitted: bool = False) -> str:
     """Run one claimed request in a child process; wait for it; return the final status from the store."""
     job = {"state": str(ctx.config.state), "inventory": str(ctx.config.inventory), "request_id": row["id"],
            "policy": ctx.config.policy.model_dump(mode="json"), "admitted": admitted}
+    log_path = ctx.config.state / "runs" / row["id"] / "worker.log"  # survives a killed server
     try:
-        proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"], input=json.dumps(job),
-                              capture_output=True, text=True, env=dict(os.environ), check=False)
+        log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(log_path, "ab") as output:
+            proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"], input=json.dumps(job).encode(),
+                                  stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ), check=False)
         if proc.returncode != 0:
-            log.error("request %s: child exited %s: %s", row["id"], proc.returncode, proc.stderr[-2000:])
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            log.error("request %s: child exited %s: %s", row["id"], proc.returncode, tail)
     except OSError as exc:
         log.error("request %s: cannot start its process: %s", row["id"], exc)
     final = ctx.store.get_request(row["id"]) or {}
