@@ -55,6 +55,7 @@ def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
         basic,
         certificates,
         files,
+        find,
         packages,
         registry,
         scripts,
