@@ -40,10 +40,11 @@ def host_state(windows: Any, host: str) -> dict[str, Any]:
     return {k: v for k, v in windows.state(host).items() if k != "commands_run"}
 
 
-def test_start_type_check_apply_rerun_keeps_the_scm_and_the_registry_in_agreement(make_lab: Any) -> None:
-    spec = hosts("vc1")
-    # vc5: the SCM has Manual but Start = 4 was edited in the registry (read by the SCM at the next boot)
-    spec["vc5"] = {"platform": "windows", "registry": {MSISERVER: {"Start": {"type": "dword", "data": 4}}}}
+def test_start_type_then_install_check_apply_rerun(make_lab: Any) -> None:
+    spec = hosts("vc1", "vc4")
+    # vc5: a 2013 bundle installed, the SCM has Manual, but Start = 4 was edited in the registry (read at next boot)
+    spec["vc5"] = copy.deepcopy(spec["vc4"])
+    spec["vc5"]["registry"][MSISERVER] = {"Start": {"type": "dword", "data": 4}}
     windows = make_lab(spec)
     before = {h: host_state(windows, h) for h in spec}
 
@@ -51,18 +52,20 @@ def test_start_type_check_apply_rerun_keeps_the_scm_and_the_registry_in_agreemen
     assert diagnose.rc == 0 and diagnose.stats("vc1")["changed"] == 0
     assert [(f["check"], f["problem"]) for f in diagnose.diagnosis_of("vc1")["findings"]] == [
         ("msiserver", "disabled"), ("vcredist", "missing")]
-    assert [(f["check"], f["problem"]) for f in diagnose.diagnosis_of("vc5")["findings"]][0] == (
-        "msiserver", "disabled-at-next-boot")
+    assert [(f["check"], f["problem"]) for f in diagnose.diagnosis_of("vc5")["findings"]] == [
+        ("msiserver", "disabled-at-next-boot")]
+    assert diagnose.diagnosis_of("vc4")["healthy"] is True
 
+    # step 1: check -> changed, nothing touched; apply -> the SCM and the registry agree; again -> unchanged
     check = windows.run(START_TYPE, "--check", "--diff")
-    assert check.rc == 0 and check.stats("vc1")["changed"] == 1 and check.stats("vc5")["changed"] == 1
+    assert check.rc == 0 and [check.stats(h)["changed"] for h in spec] == [1, 0, 1]
     service = check.task("Set the disabled Windows Installer service to Manual (Start = 3)", "vc1")
     assert (service["diff"]["before"]["start_mode"], service["diff"]["after"]["start_mode"]) == ("disabled", "manual")
     assert check.task("Set the disabled Windows Installer service to Manual (Start = 3)", "vc5")["skipped"] is True
     assert {h: host_state(windows, h) for h in spec} == before  # check mode changed nothing
 
     apply = windows.run(START_TYPE, "--diff")
-    assert apply.rc == 0 and apply.stats("vc1")["changed"] == 1 and apply.stats("vc5")["changed"] == 1
+    assert apply.rc == 0 and [apply.stats(h)["changed"] for h in spec] == [1, 0, 1]
     vc1 = host_state(windows, "vc1")
     # win_service (ChangeServiceConfig) set both: the SCM's start mode and the Start value
     assert vc1["services"]["msiserver"]["start_mode"] == "manual"
@@ -72,50 +75,43 @@ def test_start_type_check_apply_rerun_keeps_the_scm_and_the_registry_in_agreemen
     expected["services"]["msiserver"]["start_mode"] = "manual"
     expected["registry"][MSISERVER]["Start"]["data"] = 3
     assert vc1 == expected  # nothing else changed
-    vc5 = windows.state("vc5")
+    vc5 = host_state(windows, "vc5")
     assert vc5["registry"][MSISERVER]["Start"]["data"] == 3 and vc5["services"]["msiserver"]["start_mode"] == "manual"
-
     again = windows.run(START_TYPE)
-    assert again.rc == 0 and again.stats("vc1")["changed"] == 0 and again.stats("vc5")["changed"] == 0
-    after = windows.run(DIAGNOSE, "--check").diagnosis_of("vc5")
-    assert after["healthy"] is False and [f["problem"] for f in after["findings"]] == ["missing"]  # no runtime
+    assert again.rc == 0 and [again.stats(h)["changed"] for h in spec] == [0, 0, 0]
+    before = {h: host_state(windows, h) for h in spec}
 
-
-def test_install_from_the_newest_version_folder_check_apply_rerun(make_lab: Any) -> None:
-    windows = make_lab(hosts("vc1", "vc4"))
-    windows.run(START_TYPE)  # step 1 first, as the ladder does
-    before = {h: host_state(windows, h) for h in ("vc1", "vc4")}
-
+    # step 2: from the newest version folder (1.0.10, not 1.0.9); nothing where a 2013 x64 bundle is installed
     check = windows.run(INSTALL, "--check", "--diff")
-    assert check.rc == 0 and check.stats("vc1")["changed"] == 1 and check.stats("vc4")["changed"] == 0
+    assert check.rc == 0 and [check.stats(h)["changed"] for h in spec] == [1, 0, 0]
     would_run = check.task(RUN_INSTALLER, "vc1")
     assert would_run["changed"] is True
-    assert would_run["invocation"]["module_args"]["path"] == f"{PLUGINS}\\1.0.10\\vcredist2013_x64.exe"  # not 1.0.9
+    assert would_run["invocation"]["module_args"]["path"] == f"{PLUGINS}\\1.0.10\\vcredist2013_x64.exe"
     assert "{042d26ef-3dbe-4c25-95d3-4c1b11b235a7}" in check.task(  # Update 5 (12.0.40664) counts as installed
         "Report that the redistributable is already installed (nothing to do)", "vc4")["msg"]
-    assert {h: host_state(windows, h) for h in ("vc1", "vc4")} == before
+    assert {h: host_state(windows, h) for h in spec} == before
 
     apply = windows.run(INSTALL)
-    assert apply.rc == 0 and apply.stats("vc1")["changed"] == 1 and apply.stats("vc4")["changed"] == 0
+    assert apply.rc == 0 and [apply.stats(h)["changed"] for h in spec] == [1, 0, 0]
     run = apply.task(RUN_INSTALLER, "vc1")
     assert (run["rc"], run["reboot_required"]) == (0, False)
     vc1 = host_state(windows, "vc1")
-    assert [p["path"] for p in vc1["packages"]] == [f"{PLUGINS}\\1.0.10\\vcredist2013_x64.exe"]
-    assert vc1["packages"][0]["arguments"] == "/install /quiet /norestart"
+    assert [(p["path"], p["arguments"]) for p in vc1["packages"]] == [
+        (f"{PLUGINS}\\1.0.10\\vcredist2013_x64.exe", "/install /quiet /norestart")]
     assert vc1["registry"][ARP]["DisplayName"]["data"] == "Microsoft Visual C++ 2013 Redistributable (x64) - 12.0.30501"
     expected = copy.deepcopy(before["vc1"])
     expected["packages"] = vc1["packages"]
     expected["registry"][ARP] = vc1["registry"][ARP]
     expected["registry"][RUNTIME] = vc1["registry"][RUNTIME]
     assert vc1 == expected  # the installer's own entries, nothing else
-    assert host_state(windows, "vc4") == before["vc4"]  # a newer 2013 bundle is installed: nothing ran
+    assert {h: host_state(windows, h) for h in ("vc4", "vc5")} == {h: before[h] for h in ("vc4", "vc5")}
 
     again = windows.run(INSTALL)
-    assert again.rc == 0 and again.stats("vc1")["changed"] == 0
+    assert again.rc == 0 and [again.stats(h)["changed"] for h in spec] == [0, 0, 0]
     assert "Visual C++ 2013 x64 redistributable installed" in again.task(
         "Report that the redistributable is already installed (nothing to do)", "vc1")["msg"]
     verify = windows.run(DIAGNOSE, "--check")
-    assert verify.diagnosis_of("vc1")["healthy"] is True and verify.diagnosis_of("vc4")["healthy"] is True
+    assert [verify.diagnosis_of(h)["healthy"] for h in spec] == [True, True, True]
     assert verify.diagnosis_of("vc1")["vcredist"]["bundles"] == [{"product_id": BUNDLE, "key": ARP}]
 
 
