@@ -21,8 +21,8 @@ def _host():
 
 
 def test_directories_of_a_folder_sorted_by_path() -> None:
-    # Search-Path: EnumerateFileSystemInfos TopDirectoryOnly; Assert-FileType keeps directories; the result is
-    # `Sort-Object -Property { $_.path }` (win_find.ps1, last lines), a string sort: 1.0.10 before 1.0.9
+    # win_find.ps1 line 244: EnumerateFileSystemInfos TopDirectoryOnly; Assert-FileType keeps directories; line 475:
+    # `Sort-Object -Property { $_.path }`, a string sort: 1.0.10 before 1.0.9
     res = call(_host(), "win_find", paths=[PLUGINS], file_type="directory")
     assert res["changed"] is False
     assert [f["filename"] for f in res["files"]] == ["1.0.10", "1.0.9"]
@@ -36,18 +36,18 @@ def test_directories_of_a_folder_sorted_by_path() -> None:
 
 def test_files_with_patterns_recurse_and_checksum() -> None:
     host = _host()
-    # file_type defaults to file; -like wildcards ignore case (Assert-FileNamePattern)
+    # file_type defaults to file; line 130: -like wildcards ignore case (Assert-FileNamePattern)
     res = call(host, "win_find", paths=[PLUGINS], patterns=["VCREDIST*.EXE"], recurse=True)
     assert [f["path"] for f in res["files"]] == [f"{PLUGINS}\\1.0.10\\vcredist2013_x64.exe",
                                                   f"{PLUGINS}\\1.0.9\\vcredist2013_x64.exe"]
     exe = res["files"][0]
     assert (exe["isreg"], exe["extension"], exe["size"]) == (True, ".exe", 7194312)
-    assert exe["checksum"] == hashlib.sha1(b"new").hexdigest()  # Get-FileChecksum: sha1 by default, lower case
-    # depth 1 stops at the top directory (`$Depth -ne 1`), get_checksum false leaves it null
+    assert exe["checksum"] == hashlib.sha1(b"new").hexdigest()  # line 170: sha1 by default, ToLower()
+    # line 252: depth 1 stops at the top directory (`$Depth -ne 1`); get_checksum false leaves it null
     top = call(host, "win_find", paths=[PLUGINS], recurse=True, depth=1, get_checksum=False)
     assert [f["filename"] for f in top["files"]] == ["HandlerManifest.json"]
     assert top["files"][0]["checksum"] is None
-    # use_regex: -match ignores case unless case_sensitive (-cmatch)
+    # use_regex: -match ignores case unless case_sensitive (line 117: -cmatch)
     regex = call(host, "win_find", paths=[f"{PLUGINS}\\1.0.10"], patterns=["^iaas"], use_regex=True)
     assert [f["filename"] for f in regex["files"]] == ["IaaSBcdrExtension.exe"]
     strict = call(host, "win_find", paths=[f"{PLUGINS}\\1.0.10"], regexp=["^iaas"], use_regex=True,
@@ -56,6 +56,7 @@ def test_files_with_patterns_recurse_and_checksum() -> None:
 
 
 def test_missing_path_or_file_is_skipped_with_the_module_warning() -> None:
+    # win_find.ps1 lines 234 and 238: $Module.Warn(...) and the path is skipped
     host = _host()
     missing = call(host, "win_find", paths=["C:\\Packages\\Plugins\\Nope", PLUGINS], file_type="any")
     assert missing["warnings"] == ["Argument path 'C:\\Packages\\Plugins\\Nope' does not exist or is not accessible, "

@@ -28,14 +28,15 @@ def _install(host, check: bool = False, **extra: Any) -> dict[str, Any]:
 
 
 def test_an_executable_is_installed_when_its_uninstall_key_exists() -> None:
-    # win_package.ps1 registry provider Test: HKLM/HKCU x SOFTWARE, SOFTWARE\Wow6432Node \...\Uninstall\<Id>
+    # win_package.ps1 lines 1190-1193 (registry provider Test): HKLM/HKCU x SOFTWARE, SOFTWARE\Wow6432Node
+    # \Microsoft\Windows\CurrentVersion\Uninstall\<Id>
     host = _host({"registry": {ARP: {"DisplayName": "Microsoft Visual C++ 2013 Redistributable (x64) - 12.0.30501"}}})
     check = _install(host, check=True)
     assert (check["changed"], check["rc"], check["reboot_required"]) == (True, 0, False)
     assert host.state["packages"] == [] and ARP not in host.state["registry"]
     done = _install(host)
     assert (done["changed"], done["rc"], done["reboot_required"]) == (True, 0, False)
-    assert done["checksum"] == hashlib.sha1(b"bundle").hexdigest().upper()  # Get-FileHash (sha1 by default)
+    assert done["checksum"] == hashlib.sha1(b"bundle").hexdigest().upper()  # line 1416: Get-FileHash ... .Hash
     # the installer's own writes (the scenario's `installer.registry`), in the 32-bit view as a burn bundle does
     assert host.state["registry"][ARP]["DisplayName"]["data"].endswith("12.0.30501")
     assert host.state["packages"][0]["path"] == EXE
@@ -43,7 +44,8 @@ def test_an_executable_is_installed_when_its_uninstall_key_exists() -> None:
 
 
 def test_the_exit_code_decides_success_and_3010_means_reboot_required() -> None:
-    # Invoke-Executable: rc not in expected_return_code (default 0, 3010) -> FailJson; 3010 -> reboot_required
+    # win_package.ps1 Invoke-Executable: line 655 rc not in expected_return_code (default 0, 3010: line 1305) ->
+    # line 662 FailJson "unexpected rc from ..."; line 665 failed = $false; line 668 3010 -> reboot_required
     failing = _host({"exit_code": 1603})
     res = _install(failing)
     assert res["failed"] is True and res["rc"] == 1603 and res["changed"] is False
@@ -60,7 +62,7 @@ def test_the_exit_code_decides_success_and_3010_means_reboot_required() -> None:
 
 
 def test_an_installer_that_uses_windows_installer_fails_1601_while_msiserver_cannot_run() -> None:
-    # ERROR_INSTALL_SERVICE_FAILURE (1601): the Windows Installer service could not be accessed
+    # ERROR_INSTALL_SERVICE_FAILURE (1601, winerror.h): the Windows Installer service could not be accessed
     disabled = _host({"windows_installer": True}, services={"msiserver": {"start_mode": "disabled"}})
     assert _install(disabled)["rc"] == 1601
     unregistered = _host({"windows_installer": True}, msi_registered=False)
@@ -68,7 +70,7 @@ def test_an_installer_that_uses_windows_installer_fails_1601_while_msiserver_can
     call(unregistered, "win_command", _raw_params="msiexec /unregister")
     call(unregistered, "win_command", _raw_params="msiexec /regserver")
     assert _install(unregistered)["changed"] is True
-    # an .msi always goes through the service (msi provider: msiexec.exe /i ... /qn /norestart)
+    # an .msi always goes through the service (line 744: the msi provider; Invoke-Msiexec: msiexec.exe /i ...)
     msi = "C:\\Temp\\app.msi"
     host = host_for({"files": {msi: {"type": "file", "product_id": "{A}"}},
                      "services": {"msiserver": {"start_mode": "disabled"}}})
@@ -84,7 +86,8 @@ def test_unknown_installer_fields_and_providers_fail_loudly() -> None:
 
 
 def test_win_service_start_mode_writes_the_start_value_a_registry_edit_does_not_reach_the_scm() -> None:
-    # ChangeServiceConfig updates the SCM and HKLM\SYSTEM\CurrentControlSet\Services\<name>\Start; a Start value
+    # win_service.ps1 sets $service.StartType; SCManager.cs line 649 (StartType setter) calls ChangeServiceConfigW,
+    # which updates the SCM and HKLM\SYSTEM\CurrentControlSet\Services\<name>\Start; a Start value
     # edited in the registry is read by the SCM only at boot ("You cannot change the starting rules for a service
     # by editing this entry", Services registry reference)
     host = host_for({"services": {"msiserver": {"start_mode": "disabled"}},
