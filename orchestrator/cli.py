@@ -158,6 +158,7 @@ class App:
                               "platform": rb.step_platform(s).value, "playbook": s.playbook, "vars": s.vars,
                               "changes": s.changes.get(args.lang) if s.changes else None,
                               "guidance": s.guidance.get(args.lang) if s.guidance else None,
+                              "rollback": s.rollback.get(args.lang) if s.rollback else None,
                               "idempotent": s.idempotent})
             entry = next((e for e in rb.codes if e.code == match.code), None)
             self.emit_json({
