@@ -11,7 +11,14 @@ from typing import Any
 from lab.windows.commands.base import NotSimulated, Outcome, split_outside, unquote
 from lab.windows.commands.native import NATIVE
 from lab.windows.commands.pipeline import apply_segment, render
-from lab.windows.commands.sources import SOURCES, VERSION_FORMS, file_version, get_mppreference
+from lab.windows.commands.sources import (
+    SID_TO_NAME,
+    SOURCES,
+    VERSION_FORMS,
+    file_version,
+    get_mppreference,
+    sid_to_name,
+)
 from lab.windows.commands.statements import run_statement
 
 __all__ = ["NotSimulated", "Outcome", "run_raw", "run_script"]
@@ -23,10 +30,12 @@ def run_powershell_line(host: Any, line: str) -> Outcome:
         match = pattern.match(line)
         if match:
             return handler(host, match)
-    for form in VERSION_FORMS:
+    expressions = [(form, lambda m: file_version(host, m["path"], m["prop"])) for form in VERSION_FORMS]
+    expressions.append((SID_TO_NAME, lambda m: sid_to_name(host, m["sid"])))
+    for form, evaluate in expressions:
         match = form.match(line)
         if match:
-            objects, errors = file_version(host, match["path"], match["prop"])
+            objects, errors = evaluate(match)
             return Outcome(
                 stdout=render(objects, None),
                 objects=objects,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.windows import certstore, filestore, regstore, service_ops
+from lab.windows import accounts, certstore, filestore, regstore, service_ops
 from lab.windows.commands.base import NotSimulated, PSEnum, split_outside, unquote
 
 NO_EVENTS = "No events were found that match the specified selection criteria."
@@ -273,3 +273,25 @@ VERSION_FORMS = [
         re.I,
     ),
 ]
+
+
+# `([System.Security.Principal.SecurityIdentifier]'S-1-5-20').Translate([System.Security.Principal.NTAccount]).Value`
+# (the `System.` prefix is optional in PowerShell type literals): the account name of a SID as the host spells it.
+SID_TO_NAME = re.compile(
+    r"^\(\[(?:System\.)?Security\.Principal\.SecurityIdentifier\]\s*(?P<sid>'[^']+'|\"[^\"]+\")\)"
+    r"\.Translate\(\[(?:System\.)?Security\.Principal\.NTAccount\]\)\.Value$",
+    re.I,
+)
+
+
+def sid_to_name(host: Any, sid: str) -> tuple[list[Any], list[str]]:
+    """SecurityIdentifier(string) then Translate(NTAccount): an invalid SID fails the cast, an unmapped one fails
+    Translate with IdentityNotMappedException (.NET's messages)."""
+    text = unquote(sid)
+    if accounts.parse_sid(text) is None:
+        return [], [f'Cannot convert value "{text}" to type "System.Security.Principal.SecurityIdentifier". '
+                    'Error: "Value was invalid.\r\nParameter name: sddlForm"']
+    name = accounts.name_of(host.state, text)
+    if name is None:
+        return [], [f'Exception calling "Translate" with "1" argument(s): "{accounts.NOT_TRANSLATED}"']
+    return [name], []
