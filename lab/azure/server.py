@@ -194,9 +194,9 @@ class ArmEndpoint:
     def _fault(self, op: str, host: str | None) -> ArmFault | None:
         for vm in self.world.vms.values():
             for f in vm["faults"]:
-                if f["on"] not in ("any", op) or (host is not None and vm["host"] != host):
+                if f["op"] not in ("any", op) or (host is not None and vm["host"] != host):
                     continue
-                if op == "token" and f["on"] != "token":
+                if op == "token" and f["op"] != "token":
                     continue
                 if f["count"] and f["fired"] >= f["count"]:
                     continue

@@ -27,7 +27,7 @@ VAULT_FIELDS = {"name", "resource_group", "subscription"}
 JOB_FIELDS = {"id", "status", "operation", "error", "start_time", "end_time"}
 ERROR_FIELDS = {"code", "title", "string", "recommendations"}
 OUTCOME_FIELDS = {"status", "seconds", "error"}
-FAULT_FIELDS = {"on", "status", "count", "retry_after", "code", "message"}
+FAULT_FIELDS = {"op", "status", "count", "retry_after", "code", "message"}
 OPERATIONS = {"any", "token", "vm.get", "vm.instance_view", "extensions.list", "extension.get", "extension.delete",
               "compute.operation", "resource_groups.list", "locks.list", "lock.get", "lock.delete", "rpc.list",
               "rpc.get", "backup.status", "backup.trigger", "backup.operation", "job.get"}
@@ -43,7 +43,7 @@ class SpecError(ValueError):
 def _check(where: str, data: object, fields: set[str]) -> dict:
     if not isinstance(data, dict):
         raise SpecError(f"{where}: expected a mapping")
-    unknown = sorted(set(data) - fields)
+    unknown = sorted(str(k) for k in set(data) - fields)
     if unknown:
         raise SpecError(f"{where}: unknown field(s) {', '.join(unknown)} (see lab/azure/README.md)")
     return data
@@ -80,11 +80,11 @@ def _faults(where: str, data: object) -> list[dict]:
     out = []
     for i, item in enumerate(data or []):
         f = _check(f"{where}[{i}]", item, FAULT_FIELDS)
-        if f.get("on", "any") not in OPERATIONS:
-            raise SpecError(f"{where}[{i}].on: one of {', '.join(sorted(OPERATIONS))}")
+        if f.get("op", "any") not in OPERATIONS:
+            raise SpecError(f"{where}[{i}].op: one of {', '.join(sorted(OPERATIONS))}")
         if f.get("status") not in FAULT_STATUSES:
             raise SpecError(f"{where}[{i}].status: one of {sorted(FAULT_STATUSES)}")
-        out.append({"on": f.get("on", "any"), "status": int(f["status"]), "count": int(f.get("count", 1)),
+        out.append({"op": f.get("op", "any"), "status": int(f["status"]), "count": int(f.get("count", 1)),
                     "retry_after": f.get("retry_after"), "code": f.get("code"), "message": f.get("message"),
                     "fired": 0})
     return out

@@ -137,7 +137,8 @@ class Settings:
         return (self.audience or self.endpoint).rstrip("/") + "/.default"
 
     def transport_kwargs(self) -> dict:
-        kw: dict = {"retry_total": self.retry_total}
+        # No redirects: every request stays on the configured endpoint / authority.
+        kw: dict = {"retry_total": self.retry_total, "permit_redirects": False}
         if self.ca_bundle:
             kw["connection_verify"] = self.ca_bundle
         return kw

@@ -43,13 +43,6 @@ def restore_point_info(settings: Settings, vm: VmId, location: str, pattern: str
         names = sorted(str(g.name) for g in resources.resource_groups.list() if regex.fullmatch(str(g.name)))
         groups = []
         for name in names:
-            locks = []
-            for lock in locks_client.management_locks.list_at_resource_group_level(name):
-                data = raw(lock)
-                props = data.get("properties") or {}
-                lid = str(data.get("id") or "")
-                locks.append({"id": lid, "name": data.get("name"), "level": props.get("level"),
-                              "notes": props.get("notes"), "scope": lock_scope(lid)})
             collections = []
             for rpc in compute.restore_point_collections.list(name):
                 data = raw(rpc)
@@ -60,6 +53,19 @@ def restore_point_info(settings: Settings, vm: VmId, location: str, pattern: str
                                                                  expand="restorePoints"))
                 points = (full.get("properties") or {}).get("restorePoints") or []
                 collections.append({"name": data.get("name"), "id": data.get("id"), "restore_points": len(points)})
+            mine = {str(c["id"]).casefold() for c in collections}
+            locks = []
+            for lock in locks_client.management_locks.list_at_resource_group_level(name):
+                data = raw(lock)
+                props = data.get("properties") or {}
+                lid = str(data.get("id") or "")
+                scope = lock_scope(lid)
+                resource = (f"/subscriptions/{vm.subscription}/resourceGroups/{name}{scope['resource']}".casefold()
+                            if scope["resource"] else None)
+                if resource and resource not in mine:
+                    continue  # a lock on another resource of the group (another VM's collection) is not ours
+                locks.append({"id": lid, "name": data.get("name"), "level": props.get("level"),
+                              "notes": props.get("notes"), "scope": scope})
             groups.append({"name": name, "locks": locks, "collections": collections})
     except ArmError:
         raise
