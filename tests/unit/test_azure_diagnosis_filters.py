@@ -68,3 +68,14 @@ def test_backup_result_statuses() -> None:
     assert d.backup_result({"status": "would-trigger"})["status"] == "unavailable"
     err = d.backup_result(None, "authentication rejected")
     assert err["status"] == "unavailable" and err["error_message"] == "authentication rejected"
+
+
+def test_vm_state_desirable_for_a_backup() -> None:
+    good = vm(provisioning_state="Succeeded", extensions=[EXT | {"provisioning_state": "Succeeded"}])
+    assert d.vm_state_diagnosis(good)["healthy"] is True
+    assert d.vm_state_diagnosis(good | {"power_state": "deallocated", "agent": {}})["healthy"] is True
+    bad = d.vm_state_diagnosis(good | {"provisioning_state": "Failed", "power_state": "starting",
+                                       "extensions": [EXT]})
+    assert [f["kind"] for f in bad["findings"]] == ["provisioning_state", "power_state", "extension_failed"]
+    assert d.vm_state_diagnosis(good, "exists")["healthy"] is True
+    assert d.vm_state_diagnosis({"exists": False, "id": "/vm1"})["healthy"] is False

@@ -133,12 +133,13 @@ def test_locks_found_are_reported_with_the_remediation_then_removed_on_apply(lab
 
 def test_vm_gone_is_confirmed_by_a_404(labs) -> None:
     workdir = labs("azure-vm-gone.yml")
-    _, facts, _ = play(workdir, "azure/vm_state_diagnose.yml", "vm1", check=True)
+    expect = {"vm_state_expect": "exists"}  # runbooks/vm-no-longer-exists.yml vars
+    _, facts, _ = play(workdir, "azure/vm_state_diagnose.yml", "vm1", check=True, extravars=expect)
     assert facts["remediate_diagnosis"]["healthy"] is False
     finding = facts["remediate_diagnosis"]["findings"][0]
     assert (finding["kind"], finding["status"], finding["code"]) == ("vm_not_found", 404, "ResourceNotFound")
     assert finding["id"].endswith("/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm1")
-    _, facts, _ = play(workdir, "azure/vm_state_diagnose.yml", "vm2", check=True)
+    _, facts, _ = play(workdir, "azure/vm_state_diagnose.yml", "vm2", check=True, extravars=expect)
     assert facts["remediate_diagnosis"]["healthy"] is True
 
 

@@ -3,6 +3,8 @@
 (`remediate_diagnosis`: healthy, summary, findings, and the evidence), one per control-plane runbook.
 
 - vm_gone_diagnosis(vm): 320001 ResourceNotFound / 400094 BCMV2VMNotFound;
+- vm_state_diagnosis(vm, expect): the VM's state (vm-not-in-desirable-state, vm-provisioning-state-failed), or
+  only its existence (expect `exists`);
 - backup_extension_diagnosis(vm): ExtensionStuckInDeletionState;
 - restore_point_diagnosis(vm, restore_points): UserErrorRpCollectionLimitReached;
 - backup_result(backup_now result | error text): the `remediate_backup` of playbooks/azure/verify_backup.yml.
@@ -28,6 +30,36 @@ def vm_gone_diagnosis(vm: dict) -> dict:
                           "code": err.get("code")}],
             "summary": f"the VM {vm.get('id')} does not exist (ARM answered {err.get('status')} {err.get('code')}): "
                        "re-create it with the same name and resource group, or stop its protection"}
+
+
+STABLE_POWER_STATES = ("running", "stopped", "deallocated")
+
+
+def vm_state_diagnosis(vm: dict, expect: str = "desirable") -> dict:
+    """expect `exists`: healthy when ARM knows the VM (vm_gone_diagnosis). expect `desirable` (the default): the VM
+    also allows a backup: provisioning Succeeded, power state Running / Stopped / Deallocated, guest agent Ready
+    when running, no extension in state Failed."""
+    if expect == "exists" or not vm.get("exists"):
+        return vm_gone_diagnosis(vm)
+    if expect != "desirable":
+        raise ValueError(f"vm_state_expect must be exists or desirable, not {expect!r}")
+    findings = []
+    if vm.get("provisioning_state") != "Succeeded":
+        findings.append({"kind": "provisioning_state", "value": vm.get("provisioning_state")})
+    if vm.get("power_state") not in STABLE_POWER_STATES:
+        findings.append({"kind": "power_state", "value": vm.get("power_state")})
+    agent = vm.get("agent") or {}
+    if vm.get("power_state") == "running" and not agent.get("ready"):
+        findings.append({"kind": "agent_not_ready", "status": agent.get("status"), "message": agent.get("message")})
+    for ext in vm.get("extensions") or []:
+        if ext.get("provisioning_state") == "Failed":
+            findings.append({"kind": "extension_failed", "name": ext.get("name"), "type": ext.get("type")})
+    state = (f"provisioning {vm.get('provisioning_state')}, {vm.get('power_state') or 'power state unknown'}, "
+             f"agent {agent.get('status') or 'not reporting'}")
+    failed = [f["name"] for f in findings if f["kind"] == "extension_failed"]
+    return {"healthy": not findings, "vm_exists": True, "findings": findings,
+            "summary": f"{_vm_line(vm)}: {state}" + (f"; failed extensions: {', '.join(failed)}" if failed else "")
+            + ("" if findings else ": a backup can run")}
 
 
 def backup_extension_diagnosis(vm: dict) -> dict:
@@ -121,5 +153,6 @@ def backup_result(result: dict | None, error: str | None = None) -> dict:
 
 class FilterModule:
     def filters(self) -> dict:
-        return {"vm_gone_diagnosis": vm_gone_diagnosis, "backup_extension_diagnosis": backup_extension_diagnosis,
+        return {"vm_gone_diagnosis": vm_gone_diagnosis, "vm_state_diagnosis": vm_state_diagnosis,
+                "backup_extension_diagnosis": backup_extension_diagnosis,
                 "restore_point_diagnosis": restore_point_diagnosis, "backup_result": backup_result}
