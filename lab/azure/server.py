@@ -7,10 +7,12 @@ tests can assert that every call went to this loopback endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -42,6 +44,25 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], lab: ArmEndpoint) -> None:
         super().__init__(address, _Handler)
         self.lab = lab
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001 - socketserver signature
+        with self.connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:  # noqa: ANN001 - socketserver signature
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End the clients' keep-alive connections, so that no handler thread outlives the endpoint."""
+        with self.connections_lock:
+            for conn in list(self.open_connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -133,6 +154,7 @@ class ArmEndpoint:
     def stop(self) -> None:
         if self.httpd:
             self.httpd.shutdown()
+            self.httpd.close_connections()
             self.httpd.server_close()
             self.httpd = None
 

@@ -195,3 +195,35 @@ def test_ids_are_validated_before_anything_is_sent() -> None:
             arm.Settings(endpoint=endpoint).validated()
     with pytest.raises(arm.ArmError, match="needs tenant_id, client_id, client_secret"):
         arm.Settings(auth="service_principal").validated()
+
+
+def test_stopping_the_endpoint_ends_its_keep_alive_connections(arm_lab) -> None:
+    import threading
+
+    def handler_threads() -> list:  # socketserver.ThreadingMixIn runs each connection in process_request_thread
+        return [t for t in threading.enumerate()
+                if getattr(getattr(t, "_target", None), "__name__", "") == "process_request_thread"]
+
+    lab = arm_lab({"vm1": STUCK})
+    vm.vm_info(lab.settings(), lab.vm("vm1"))
+    assert handler_threads()  # the SDK keeps its connection open
+    lab.endpoint.stop()
+    deadline = time.monotonic() + 5
+    while handler_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not handler_threads()
+
+
+def test_an_unknown_scenario_field_fails_lab_up_naming_it(tmp_path) -> None:
+    from lab import manager
+    from orchestrator.errors import UsageError
+
+    scenario = tmp_path / "s.yml"
+    scenario.write_text("hosts:\n  vm1:\n    platform: azure\n    azure:\n      faults:\n"
+                        "        - {on: vm.get, status: 429}\n")  # YAML 1.1 reads `on` as true: the field is `op`
+    with pytest.raises(UsageError, match=r"azure.faults\[0\]: unknown field\(s\) True"):
+        manager.up(tmp_path / "lab", scenario)
+    scenario.write_text("hosts:\n  vm1:\n    platform: azure\n    azure: {extension: []}\n")
+    with pytest.raises(UsageError, match=r"unknown field\(s\) extension"):
+        manager.up(tmp_path / "lab", scenario)
+    assert not (tmp_path / "lab" / "azure" / "azure-lab.pid").exists()
