@@ -88,11 +88,12 @@ def test_extension_stuck_dry_run_then_approval_then_rerun(stuck_lab) -> None:
     assert not leaked
 
 
-def test_an_agent_that_is_not_ready_deletes_nothing(stuck_lab) -> None:
+def test_an_agent_that_is_not_ready_deletes_nothing_and_ends_on_the_agent_guidance(stuck_lab) -> None:
     r = stuck_lab
     res = r("--code", "ExtensionStuckInDeletionState", "--host", "vm2", "--yes", "--json")
-    assert res.rc == 1, res.stderr
-    assert "the guest agent is Not Ready" in json.dumps(res.json)
+    assert res.rc == 4 and res.json["status"] == "manual", res.stderr
+    assert [g["id"] for g in res.json["guidance"]] == ["check-guest-agent-and-retry"]
+    assert "guest agent Not Ready" in json.dumps(res.json)
     assert "Traceback" not in res.stderr
     assert [e["provisioning_state"] for e in azure(r, "vm2")["extensions"]] == ["Failed"]
     assert not [q for q in requests_of(r, "vm2") if q["method"] == "DELETE"]
