@@ -118,6 +118,7 @@ class Settings:
     def validated(self) -> Settings:
         endpoint = _https_origin(self.endpoint or PUBLIC_ENDPOINT, "the ARM endpoint")
         authority = _https_origin(self.authority, "the authority") if self.authority else None
+        audience = _https_origin(self.audience, "the audience") if self.audience else None
         if self.auth not in AUTH_KINDS:
             raise ArmError("config", f"auth must be one of {', '.join(AUTH_KINDS)}: {self.auth!r}")
         if self.auth == "service_principal":
@@ -128,7 +129,7 @@ class Settings:
             raise ArmError("config", "tenant_id must be a GUID or a domain name")
         if not 0 <= int(self.retry_total) <= 20:
             raise ArmError("config", "retry_total must be between 0 and 20")
-        return Settings(endpoint, self.auth, authority, self.audience, self.tenant_id, self.client_id,
+        return Settings(endpoint, self.auth, authority, audience, self.tenant_id, self.client_id,
                         self.client_secret, self.ca_bundle, bool(self.disable_instance_discovery),
                         int(self.retry_total), self.polling_interval)
 
