@@ -173,6 +173,8 @@ def run_playbook(
             return True
         if kind == "runner_on_failed" and data.get("ignore_errors"):
             status = "ok"
+        elif status == "failed" and isinstance(res, dict) and (res.get("azure_error") or {}).get("kind") == "auth":
+            status = "unreachable"  # Azure refused our credentials: like a host refusing them (exit 6)
         changed = bool(res.get("changed")) if isinstance(res, dict) else False
         if status == "ok" and changed:
             status = "changed"

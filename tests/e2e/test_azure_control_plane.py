@@ -143,10 +143,12 @@ def test_faults_are_retried_or_reported_never_a_traceback(tmp_path_factory) -> N
         statuses = [(q["op"], q["status"]) for q in requests_of(r, "vm1")]
         assert ("vm.get", 429) in statuses and ("extension.delete", 500) in statuses
         assert azure(r, "vm1")["extensions"] == []
-        for host, expected in (("vm2", "ARM answered 500"), ("vm3", "authentication rejected (401 "
-                                                                    "ExpiredAuthenticationToken)")):
+        for host, expected, rc, status in (
+                ("vm2", "ARM answered 500", 1, "failed"),
+                # credentials refused, like a host refusing them: exit 6 (DESIGN: authentication rejected)
+                ("vm3", "authentication rejected (401 ExpiredAuthenticationToken)", 6, "unreachable")):
             res = r("--code", "ExtensionStuckInDeletionState", "--host", host, "--yes", "--json")
-            assert res.rc == 1 and res.json["status"] == "failed", res.stderr
+            assert res.rc == rc and res.json["status"] == status, res.stderr
             assert expected in json.dumps(res.json)
             assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
     finally:
