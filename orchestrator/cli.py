@@ -375,7 +375,7 @@ class App:
             print_outcome(self.out, outcome, req.runbook, req.code)
 
     def alert(self, args: argparse.Namespace) -> int:
-        from .alerts import AlertError, map_hosts, parse
+        from .alerts import AlertError, map_hosts, parse, resolve_codes
         from .catalog import load_catalog
         from .engine import Request
         from .inventory import load_inventory
@@ -392,7 +392,7 @@ class App:
                                  requester=requester, status="rejected", result={"error": exc.message})
             raise
         inv = load_inventory(self._inventory_path(args))
-        parsed = map_hosts(parsed, inv)
+        parsed = map_hosts(resolve_codes(parsed, cat, self.env.environ), inv)
         policy = self._policy(args)
         rows, codes = [], []
         for item in parsed:

@@ -637,3 +637,28 @@ def test_alert_parsing_never_imports_ansible():
     result = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "azure-backup-builtin-failure.json")],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_job_lookup_fills_only_a_missing_code(catalog):
+    from orchestrator.azure import resolve_by_job
+    from orchestrator.errors import UnreachableError
+
+    vault = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-backup/providers/"
+             "Microsoft.RecoveryServices/vaults/vault-prod")
+    doc = builtin(originAlertId="1_2_3_backupfailure_vm", description="Backup failed")
+    doc["data"]["essentials"]["alertTargetIDs"] = [vault]
+    [req] = parse_doc(doc, catalog)
+    assert req.code_missing and req.job_id and req.vault_id == vault
+    answers = {"code": {"error_code": "400094"}, "message": {"error_code": "9999",
+               "error_string": "Snapshot operation failed because VSS writers were in a bad state."}}
+    for kind, expected in (("code", "BCMV2VMNotFound"), ("message", "ExtensionFailedVssWriterInBadState")):
+        [done] = resolve_by_job([req], catalog, lambda v, j, a=answers[kind]: a)
+        assert (done.code, done.problem, done.exit_status) == (expected, None, 0)
+
+    def down(vault_id, job_id):
+        raise UnreachableError("job lookup: authentication rejected")
+
+    [failed] = resolve_by_job([req], catalog, down)
+    assert failed.code is None and "job lookup failed: job lookup: authentication rejected" in failed.problem
+    with_code = parse_doc(builtin(), catalog)
+    assert resolve_by_job(with_code, catalog, down) == with_code  # a request with a code is never looked up

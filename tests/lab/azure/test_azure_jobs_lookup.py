@@ -68,3 +68,35 @@ def test_authentication_rejected_and_arm_errors_are_one_line(arm_lab) -> None:
     with pytest.raises(RemediateError, match="403"):
         _lookup(lab, FAILED)
     assert _lookup(lab, FAILED)["error_code"] == "ExtensionStuckInDeletionState"
+
+
+def test_an_alert_without_code_gets_it_from_its_failed_job(arm_lab) -> None:
+    # the built-in Azure Backup alert names the vault (alertTargetIDs) and the job (extendedInfo.jobId)
+    import json
+
+    from orchestrator.alerts import parse, resolve_codes
+
+    lab = arm_lab(HOSTS)
+    alert = {"schemaId": "azureMonitorCommonAlertSchema", "data": {
+        "essentials": {"alertId": "/subscriptions/00000000-0000-4000-8000-00000000a2b1/providers/"
+                       "Microsoft.AlertsManagement/alerts/1b7f1c2e-0000-4000-8000-000000000001",
+                       "alertRule": "Backup Failure", "severity": "Sev1", "monitorCondition": "Fired",
+                       "monitoringService": "Azure Backup", "alertTargetIDs": [VAULT],
+                       "originAlertId": "1_2_3_backupfailure_vm", "description": "Backup failed"},
+        "alertContext": {"linkedResourceId": "/subscriptions/00000000-0000-4000-8000-00000000a2b1/resourceGroups/"
+                         "rg-app/providers/Microsoft.Compute/virtualMachines/vm1",
+                         "extendedInfo": {"jobId": FAILED}}}}
+    catalog = load_catalog()
+    [refused] = parse(json.dumps(alert), catalog)
+    assert refused.code is None and refused.code_missing and "REMEDIATE_AZURE_ENDPOINT" in refused.problem
+    assert resolve_codes([refused], catalog, {}) == [refused]  # not configured: still refused, nothing sent
+    w = lab.world
+    env = {"REMEDIATE_AZURE_ENDPOINT": lab.endpoint.origin, "REMEDIATE_AZURE_AUTH": "service_principal",
+           "AZURE_TENANT_ID": w.tenant, "AZURE_CLIENT_ID": w.client_id, "AZURE_CLIENT_SECRET": w.client_secret,
+           "REMEDIATE_AZURE_AUTHORITY": lab.endpoint.origin, "REMEDIATE_AZURE_CA_BUNDLE": str(lab.ca),
+           "REMEDIATE_AZURE_DISABLE_INSTANCE_DISCOVERY": "1"}
+    [found] = resolve_codes([refused], catalog, env)
+    assert (found.code, found.matched_by, found.problem) == ("ExtensionStuckInDeletionState", "job", None)
+    done = parse(json.dumps(alert).replace(FAILED, DONE), catalog)
+    [still] = resolve_codes(done, catalog, env)
+    assert still.code is None and "has no error recorded" in still.problem
