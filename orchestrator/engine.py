@@ -1,7 +1,9 @@
 """Diagnose -> plan -> (policy / confirm / approved plan) -> apply -> verify -> next step -> manual guidance.
 
-The one place that sequences a remediation. One host at a time, each playbook run limited to that host; every run,
-policy decision and plan is recorded in the store. An approved plan (`remediate --approve`) runs through here too:
+The one place that sequences a remediation. The hosts of a request go through the ladder together: the hosts at the
+same point of it share one playbook run (diagnose, check mode, apply, verify), limited to them, and everything else
+(gates, plans, decisions, verification, outcomes) is per host; every run, policy decision and plan is recorded in
+the store, per host. An approved plan (`remediate --approve`) runs through here too:
 its step runs only if a fresh check-mode run of it would change exactly what the plan showed.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from .ansible_run import PlaybookRun, TaskResult, run_playbook
+from .ansible_run import PlaybookRun, TaskResult, prewarm, run_playbook
 from .catalog import Catalog, StepView
 from .errors import ExitStatus, HostLockedError
 from .inventory import Host, Inventory
@@ -146,6 +149,8 @@ class Engine:
         self._steps: list[dict] = []
         self._artifacts: list[str] = []
         self._decisions: list[dict] = []
+        self._runs = 0
+        self.forks = fork_limit()
 
     # -- records --------------------------------------------------------------------------------------------
     def _decide(self, rid: str, rule: str, outcome: str, reason: str, host: str | None = None) -> None:
@@ -155,33 +160,40 @@ class Engine:
             self.ui.note(f"policy ({rule}): {reason}")
 
     # -- playbook runs ------------------------------------------------------------------------------------
-    def _run(self, rid: str, host: Host, *, phase: str, playbook: Path, check: bool, step: StepView | None,
+    def _run(self, rid: str, hosts: list[Host], *, phase: str, playbook: Path, check: bool, step: StepView | None,
              extravars: dict, timeout: int) -> PlaybookRun:
+        """One playbook run for every host that is at the same point of the same runbook (a batch), recorded per
+        host: each host's record holds its own tasks, status and change flag."""
         label = f"{phase} {step.step.id}" if step else phase
-        self.ui.phase(host.name, f"{label}{' (check mode)' if check else ''}: {playbook.name}")
+        names = [h.name for h in hosts]
+        self.ui.phase(_hosts_label(names), f"{label}{' (check mode)' if check else ''}: {playbook.name}")
         started = now()
-        seq = len(self._steps) + 1
+        self._runs += 1
+        forks = min(len(hosts), self.forks)
         run = run_playbook(
-            playbook, inventory=self.request.inventory.path, limit=[host.name],
-            data_dir=self.state / "runs" / rid / f"{seq:02d}-{host.name}-{phase}",
-            check=check, extravars=extravars, timeout=timeout, on_task=self.ui.task,
+            playbook, inventory=self.request.inventory.path, limit=names,
+            data_dir=self.state / "runs" / rid / f"{self._runs:02d}-{_hosts_label(names, sep='+')}-{phase}",
+            check=check, extravars=extravars, timeout=timeout * -(-len(hosts) // forks), on_task=self.ui.task,
+            forks=forks if len(hosts) > 1 else None,
         )
-        tasks = [t.as_dict() for t in run.tasks if t.host == host.name]
-        failed = host.name in run.failed or host.name in run.unreachable or run.status != "successful"
-        status = ("unreachable" if host.name in run.unreachable else "failed" if failed
-                  else "changed" if run.changed else "ok")
-        record = {
-            "id": step.step.id if step else phase, "host": host.name, "phase": phase,
-            "playbook": run.playbook, "risk": step.step.risk.value if step else "none",
-            "check_mode": check, "status": status, "changed": run.changed, "failed": failed,
-            "tasks": tasks, "artifacts": str(run.artifacts), "duration": round(run.duration, 3),
-        }
-        self._steps.append(record)
         self._artifacts.append(str(run.artifacts))
-        self.store.record_step(
-            rid, host=host.name, phase=phase, step_id=record["id"], playbook=run.playbook,
-            risk=record["risk"], check_mode=check, status=status, changed=run.changed, failed=failed,
-            tasks=tasks, artifacts=str(run.artifacts), started_at=started, duration=run.duration)
+        for host in hosts:
+            tasks = [t.as_dict() for t in run.tasks if t.host == host.name]
+            failed = run.broke(host.name)
+            changed = run.changed_on(host.name)
+            status = ("unreachable" if host.name in run.unreachable else "failed" if failed
+                      else "changed" if changed else "ok")
+            record = {
+                "id": step.step.id if step else phase, "host": host.name, "phase": phase,
+                "playbook": run.playbook, "risk": step.step.risk.value if step else "none",
+                "check_mode": check, "status": status, "changed": changed, "failed": failed,
+                "tasks": tasks, "artifacts": str(run.artifacts), "duration": round(run.duration, 3),
+            }
+            self._steps.append(record)
+            self.store.record_step(
+                rid, host=host.name, phase=phase, step_id=record["id"], playbook=run.playbook,
+                risk=record["risk"], check_mode=check, status=status, changed=changed, failed=failed,
+                tasks=tasks, artifacts=str(run.artifacts), started_at=started, duration=run.duration)
         return run
 
     def _vars(self, step: StepView | None) -> dict:
@@ -190,26 +202,23 @@ class Engine:
             v.update(step.step.vars)
         return v
 
-    def _diagnose(self, rid: str, host: Host, phase: str) -> tuple[str, dict | None, str]:
-        """Returns (state, diagnosis, message); state is healthy | unhealthy | unknown | unreachable | failed."""
-        playbook = self.catalog.diagnose_playbook(self.request.runbook, host.platform)
-        if playbook is None:
-            return "unknown", None, "no diagnose playbook for this platform"
-        run = self._run(rid, host, phase=phase, playbook=playbook, check=True, step=None,
-                        extravars=self._vars(None), timeout=600)
-        if host.name in run.unreachable:
-            return "unreachable", None, run.unreachable[host.name]
-        if host.name in run.failed or run.status != "successful":
-            return "failed", None, run.failed.get(host.name, f"diagnose ended {run.status}")
-        diag = run.facts.get(host.name)
-        if not isinstance(diag, dict) or "healthy" not in diag:
-            return "failed", None, f"{playbook.name} did not set remediate_diagnosis.healthy"
-        healthy = diag.get("healthy")
-        if healthy is None:  # the diagnose ran but could not tell (e.g. the evidence it reads is unavailable)
-            return "unknown", diag, str(diag.get("summary", "")) or f"{playbook.name} could not tell"
-        if not isinstance(healthy, bool):
-            return "failed", None, f"{playbook.name} set remediate_diagnosis.healthy to {healthy!r}, not a boolean"
-        return ("healthy" if healthy else "unhealthy"), diag, str(diag.get("summary", ""))
+    def _diagnose(self, rid: str, hosts: list[Host], phase: str) -> dict[str, tuple[str, dict | None, str]]:
+        """Per host: (state, diagnosis, message); state is healthy | unhealthy | unknown | unreachable | failed.
+        One run per diagnose playbook (hosts of one platform share it)."""
+        out: dict[str, tuple[str, dict | None, str]] = {}
+        by_playbook: dict[Path, list[Host]] = {}
+        for host in hosts:
+            playbook = self.catalog.diagnose_playbook(self.request.runbook, host.platform)
+            if playbook is None:
+                out[host.name] = ("unknown", None, "no diagnose playbook for this platform")
+            else:
+                by_playbook.setdefault(playbook, []).append(host)
+        for playbook, group in by_playbook.items():
+            run = self._run(rid, group, phase=phase, playbook=playbook, check=True, step=None,
+                            extravars=self._vars(None), timeout=600)
+            for host in group:
+                out[host.name] = _diagnosis(run, host.name, playbook)
+        return out
 
     # -- the ladder -----------------------------------------------------------------------------------------
     def _guidance(self, views: list[StepView], start: int, host: Host) -> list[dict]:
@@ -265,122 +274,170 @@ class Engine:
                      f"step {idx} ({step.id}): {reason}", host.name)
         return gate, reason
 
-    def _remediate_host(self, rid: str, host: Host) -> HostOutcome:
+    def _remediate(self, rid: str, hosts: list[Host]) -> list[HostOutcome]:
+        """The ladder for every host at once: the hosts at the same step share each run (diagnose, check, apply,
+        verify); what happens to each host (gates, plans, decisions, verification) is decided per host."""
         req = self.request
         views = self.catalog.steps(req.runbook)
-        state, diag, msg = self._diagnose(rid, host, "diagnose")
-        if state == "unreachable":
-            return HostOutcome(host.name, "unreachable", f"{host.name} unreachable: {msg}")
-        if state == "failed":
-            return HostOutcome(host.name, "failed", f"diagnosis failed on {host.name}: {msg}")
-        if state == "healthy":
-            return HostOutcome(host.name, "no-change", msg or "nothing to fix", diagnosis=diag)
-        outcome = HostOutcome(host.name, "failed", diagnosis=diag)
-        applied_any = False
-        noop_steps: list[str] = []
+        done: list[HostOutcome] = []
+        active: list[_Ladder] = []
+        first = self._diagnose(rid, hosts, "diagnose")
+        for host in hosts:
+            state, diag, msg = first[host.name]
+            if state == "unreachable":
+                done.append(HostOutcome(host.name, "unreachable", f"{host.name} unreachable: {msg}"))
+            elif state == "failed":
+                done.append(HostOutcome(host.name, "failed", f"diagnosis failed on {host.name}: {msg}"))
+            elif state == "healthy":
+                done.append(HostOutcome(host.name, "no-change", msg or "nothing to fix", diagnosis=diag))
+            else:
+                active.append(_Ladder(host, HostOutcome(host.name, "failed", diagnosis=diag)))
         for idx, view in enumerate(views, start=1):
-            step = view.step
             if idx < req.start_step:
                 continue
-            if not req.runbook.runs_on(step, host.platform):
+            here = [lad for lad in active if req.runbook.runs_on(view.step, lad.host.platform)]
+            if not here:
                 continue
-            if not view.automated:
+            finished = self._step(rid, idx, view, views, here)
+            done += finished
+            active = [lad for lad in active if lad.outcome not in finished]
+        for lad in active:
+            outcome = lad.outcome
+            if not lad.applied_any and lad.noop_steps:
                 outcome.status = "manual"
-                outcome.guidance = self._guidance(views, idx, host)
-                outcome.message = (f"step {idx} ({step.id}) needs an operator"
-                                   + ("; the automated steps before it did not fix it" if applied_any else ""))
-                return outcome
-            assert view.playbook_path is not None
-            gate, reason = ("plan", "dry-run") if req.dry_run else self._gate(rid, host, idx, view)
+                outcome.message = (f"no automated step would change anything ({', '.join(lad.noop_steps)}) while "
+                                   "the diagnosis still fails: "
+                                   f"{outcome.diagnosis and outcome.diagnosis.get('summary') or ''}").rstrip(": ")
+            else:
+                outcome.status = "failed"
+                outcome.message = "verification still fails after the last automated step"
+            done.append(outcome)
+        return done
+
+    def _step(self, rid: str, idx: int, view: StepView, views: list[StepView], here: list[_Ladder]
+              ) -> list[HostOutcome]:
+        """Step `idx` for the hosts that reached it; returns the outcomes that are final after it."""
+        req, step = self.request, view.step
+        finished: list[HostOutcome] = []
+        if not view.automated:
+            for lad in here:
+                lad.outcome.status = "manual"
+                lad.outcome.guidance = self._guidance(views, idx, lad.host)
+                lad.outcome.message = (f"step {idx} ({step.id}) needs an operator"
+                                       + ("; the automated steps before it did not fix it" if lad.applied_any else ""))
+                finished.append(lad.outcome)
+            return finished
+        assert view.playbook_path is not None
+        gates: dict[str, tuple[str, str]] = {}
+        for lad in here:
+            gate, reason = ("plan", "dry-run") if req.dry_run else self._gate(rid, lad.host, idx, view)
+            gates[lad.host.name] = (gate, reason)
             if gate == "skip":
-                outcome.status, outcome.message = "skipped", f"step {idx} ({step.id}) not run: {reason}"
-                return outcome
-            if gate in ("plan", "confirm", "approved"):
-                check = self._run(rid, host, phase="plan", playbook=view.playbook_path, check=True, step=view,
-                                  extravars=self._vars(view), timeout=step.timeout)
-                entry = self._plan_entry(idx, view, check, host.name)
-                if _run_broke(outcome, host.name, check, f"step {step.id} (check mode)"):
-                    return outcome
-                if gate != "approved" and not entry["would_change"]:
-                    # the host already is as this step would leave it: nothing to approve, nothing to run
-                    self._decide(rid, "no-op", "skip", f"step {idx} ({step.id}) would change nothing on "
-                                 f"{host.name}; the ladder goes on", host.name)
-                    noop_steps.append(step.id)
-                    continue
-                if gate == "approved":
-                    approved = self._approved_entry(host.name, idx) or {}
-                    if approved.get("signature") != entry["signature"]:
-                        outcome.plan.append(entry)
-                        outcome.status = "approval-required"
-                        outcome.message = (f"step {idx} ({step.id}) would now change something else than plan "
-                                           f"{req.approved_plan['id']} showed (the host changed since the plan): "
-                                           "refused; make a new dry-run")
-                        self._decide(rid, "drift", "refuse", outcome.message, host.name)
-                        return outcome
-                    self._decide(rid, "approval", "run", f"step {idx} ({step.id}): {reason}; the host still "
-                                 "matches the plan", host.name)
-                else:
-                    outcome.plan.append(entry)
-                    self.ui.show_plan(host.name, view, check)
-                if gate == "plan":
-                    outcome.status = "planned"
-                    outcome.message = f"step {idx} ({step.id}) would run; later steps follow if it does not fix"
-                    outcome.guidance = self._guidance(views, idx + 1, host)
-                    outcome.later_steps = [
-                        {"step": n, "id": v.step.id, "title": v.step.title.get(req.lang), "risk": v.step.risk.value,
-                         "automated": v.automated,
-                         "changes": v.step.changes.get(req.lang) if v.automated and v.step.changes else None}
-                        for n, v in enumerate(views, start=1)
-                        if n > idx and req.runbook.runs_on(v.step, host.platform)]
-                    return outcome
-                if gate == "confirm" and not req.assume_yes:
-                    answer = self.ui.confirm(f"Apply step {idx} ({step.id}, risk {step.risk.value}) on "
-                                             f"{host.name}?")
-                    if answer is None:
-                        outcome.status = "approval-required"
-                        outcome.message = (f"step {idx} ({step.id}) is {step.risk.value} risk: approval required "
-                                           "(approve the stored plan with remediate --approve PLAN_ID, or re-run "
-                                           "with --yes or from a terminal)")
-                        return outcome
-                    if not answer:
-                        outcome.status = "skipped"
-                        outcome.message = f"step {idx} ({step.id}) declined by the operator; nothing applied"
-                        self._decide(rid, "confirm", "skip", outcome.message, host.name)
-                        return outcome
-                    self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed at the terminal",
-                                 host.name)
-                elif gate == "confirm":
-                    self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed with --yes", host.name)
-                outcome.plan = [e for e in outcome.plan if e["step"] != idx]
-            run = self._run(rid, host, phase="apply", playbook=view.playbook_path, check=False, step=view,
-                            extravars=self._vars(view), timeout=step.timeout)
-            applied_any = True
-            if _run_broke(outcome, host.name, run, f"step {step.id}"):
-                return outcome
-            if step.verify == "none":
-                return self._unverified(outcome, idx, step.id, "the step defines no verification")
-            state, diag, msg = self._diagnose(rid, host, "verify")
+                lad.outcome.status, lad.outcome.message = "skipped", f"step {idx} ({step.id}) not run: {reason}"
+                finished.append(lad.outcome)
+        checked = [lad for lad in here if gates[lad.host.name][0] in ("plan", "confirm", "approved")]
+        to_apply = [lad for lad in here if gates[lad.host.name][0] == "auto"]
+        if checked:
+            check = self._run(rid, [lad.host for lad in checked], phase="plan", playbook=view.playbook_path,
+                              check=True, step=view, extravars=self._vars(view), timeout=step.timeout)
+            for lad in checked:
+                if self._after_check(rid, idx, view, views, lad, gates[lad.host.name], check):
+                    finished.append(lad.outcome)
+                elif lad.noop_steps[-1:] != [step.id]:
+                    to_apply.append(lad)
+        to_apply.sort(key=lambda lad: here.index(lad))
+        if not to_apply:
+            return finished
+        run = self._run(rid, [lad.host for lad in to_apply], phase="apply", playbook=view.playbook_path,
+                        check=False, step=view, extravars=self._vars(view), timeout=step.timeout)
+        verify = []
+        for lad in to_apply:
+            lad.applied_any = True
+            if _run_broke(lad.outcome, lad.host.name, run, f"step {step.id}"):
+                finished.append(lad.outcome)
+            elif step.verify == "none":
+                finished.append(self._unverified(lad.outcome, idx, step.id, "the step defines no verification"))
+            else:
+                verify.append(lad)
+        states = self._diagnose(rid, [lad.host for lad in verify], "verify") if verify else {}
+        for lad in verify:
+            state, diag, msg = states[lad.host.name]
+            outcome = lad.outcome
             outcome.verification = {"step": step.id, "state": state, "summary": msg, "diagnosis": diag}
             if state == "healthy":
                 outcome.status, outcome.message = "fixed", f"fixed by step {idx} ({step.id}): {msg}"
-                return outcome
-            if state in ("unreachable", "failed"):
+            elif state in ("unreachable", "failed"):
                 outcome.status = "unreachable" if state == "unreachable" else "failed"
                 outcome.message = f"verification after {step.id} {state}: {msg}"
-                return outcome
-            if state == "unknown":
-                return self._unverified(outcome, idx, step.id, msg)
-            outcome.diagnosis = diag
-            self.ui.note(f"{host.name}: still failing after {step.id}: {msg}; next step of the ladder")
-        if not applied_any and noop_steps:
-            outcome.status = "manual"
-            outcome.message = (f"no automated step would change anything ({', '.join(noop_steps)}) while the "
-                               f"diagnosis still fails: {outcome.diagnosis and outcome.diagnosis.get('summary') or ''}"
-                               ).rstrip(": ")
-            return outcome
-        outcome.status = "failed"
-        outcome.message = "verification still fails after the last automated step"
-        return outcome
+            elif state == "unknown":
+                self._unverified(outcome, idx, step.id, msg)
+            else:
+                outcome.diagnosis = diag
+                self.ui.note(f"{lad.host.name}: still failing after {step.id}: {msg}; next step of the ladder")
+                continue
+            finished.append(outcome)
+        return finished
+
+    def _after_check(self, rid: str, idx: int, view: StepView, views: list[StepView], lad: _Ladder,
+                     gate_reason: tuple[str, str], check: PlaybookRun) -> bool:
+        """A host's check-mode run of the step: its plan entry, then the gate. True when the host's outcome is
+        final (planned, waiting for approval, refused, declined, broken); False when it goes on (to apply, or to
+        the next step when the step would change nothing: its id is then the last of `lad.noop_steps`)."""
+        req, step, host, outcome = self.request, view.step, lad.host, lad.outcome
+        gate, reason = gate_reason
+        entry = self._plan_entry(idx, view, check, host.name)
+        if _run_broke(outcome, host.name, check, f"step {step.id} (check mode)"):
+            return True
+        if gate != "approved" and not entry["would_change"]:
+            # the host already is as this step would leave it: nothing to approve, nothing to run
+            self._decide(rid, "no-op", "skip", f"step {idx} ({step.id}) would change nothing on "
+                         f"{host.name}; the ladder goes on", host.name)
+            lad.noop_steps.append(step.id)
+            return False
+        if gate == "approved":
+            approved = self._approved_entry(host.name, idx) or {}
+            if approved.get("signature") != entry["signature"]:
+                outcome.plan.append(entry)
+                outcome.status = "approval-required"
+                outcome.message = (f"step {idx} ({step.id}) would now change something else than plan "
+                                   f"{req.approved_plan['id']} showed (the host changed since the plan): "
+                                   "refused; make a new dry-run")
+                self._decide(rid, "drift", "refuse", outcome.message, host.name)
+                return True
+            self._decide(rid, "approval", "run", f"step {idx} ({step.id}): {reason}; the host still "
+                         "matches the plan", host.name)
+        else:
+            outcome.plan.append(entry)
+            self.ui.show_plan(host.name, view, check)
+        if gate == "plan":
+            outcome.status = "planned"
+            outcome.message = f"step {idx} ({step.id}) would run; later steps follow if it does not fix"
+            outcome.guidance = self._guidance(views, idx + 1, host)
+            outcome.later_steps = [
+                {"step": n, "id": v.step.id, "title": v.step.title.get(req.lang), "risk": v.step.risk.value,
+                 "automated": v.automated,
+                 "changes": v.step.changes.get(req.lang) if v.automated and v.step.changes else None}
+                for n, v in enumerate(views, start=1)
+                if n > idx and req.runbook.runs_on(v.step, host.platform)]
+            return True
+        if gate == "confirm" and not req.assume_yes:
+            answer = self.ui.confirm(f"Apply step {idx} ({step.id}, risk {step.risk.value}) on {host.name}?")
+            if answer is None:
+                outcome.status = "approval-required"
+                outcome.message = (f"step {idx} ({step.id}) is {step.risk.value} risk: approval required "
+                                   "(approve the stored plan with remediate --approve PLAN_ID, or re-run "
+                                   "with --yes or from a terminal)")
+                return True
+            if not answer:
+                outcome.status = "skipped"
+                outcome.message = f"step {idx} ({step.id}) declined by the operator; nothing applied"
+                self._decide(rid, "confirm", "skip", outcome.message, host.name)
+                return True
+            self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed at the terminal", host.name)
+        elif gate == "confirm":
+            self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed with --yes", host.name)
+        outcome.plan = [e for e in outcome.plan if e["step"] != idx]
+        return False
 
     def _verify_backup(self, rid: str, host: Host, outcome: HostOutcome) -> None:
         """The strongest proof: an on-demand backup of the VM, its job polled to the end (bounded)."""
@@ -389,10 +446,10 @@ class Engine:
             outcome.backup = {"status": "unavailable", "summary": f"{VERIFY_BACKUP_PLAYBOOK} is not installed"}
             return
         timeout = self.request.verify_backup_timeout
-        run = self._run(rid, host, phase="backup", playbook=playbook, check=False, step=None,
+        run = self._run(rid, [host], phase="backup", playbook=playbook, check=False, step=None,
                         extravars={"verify_backup_timeout": timeout}, timeout=timeout + 300)
         found = (run.results.get(host.name) or {}).get("remediate_backup")
-        if host.name in run.unreachable or host.name in run.failed or run.status != "successful" or not found:
+        if run.broke(host.name) or not found:
             why = run.unreachable.get(host.name) or run.failed.get(host.name) or "the playbook set no result"
             outcome.backup = {"status": "unavailable", "summary": f"backup verification could not run: {why}"}
             return
@@ -458,7 +515,9 @@ class Engine:
     def execute(self, request: Request, request_id: str | None = None) -> Outcome:
         """Run the request; `request_id` continues a request already stored (queued by the server)."""
         self.request = request
-        self._steps, self._artifacts, self._decisions = [], [], []
+        self._steps, self._artifacts, self._decisions, self._runs = [], [], [], 0
+        if request.hosts:
+            prewarm()  # the executor imports Ansible while the store records the request and the policy decides
         names = [h.name for h in request.hosts]
         if request_id:
             rid = request_id
@@ -479,8 +538,9 @@ class Engine:
                 outcomes += [HostOutcome(h.name, "skipped", exc.message) for h in to_run]
                 to_run = []
         try:
+            done = self._remediate(rid, to_run) if to_run else []
             for host in to_run:
-                outcome = self._remediate_host(rid, host)
+                outcome = next(o for o in done if o.host == host.name)
                 if request.verify_backup and not request.dry_run and outcome.status in BACKUP_AFTER:
                     self._verify_backup(rid, host, outcome)
                 outcomes.append(outcome)
@@ -529,11 +589,53 @@ def _run_broke(outcome: HostOutcome, host: str, run: PlaybookRun, label: str) ->
     if host in run.unreachable:
         outcome.status, outcome.message = "unreachable", f"{host} unreachable during {label}: {run.unreachable[host]}"
         return True
-    if host in run.failed or run.status != "successful":
+    if run.broke(host):
         outcome.status = "failed"
-        outcome.message = f"{label} failed: {run.failed.get(host, run.status)}"
+        outcome.message = f"{label} failed: {run.why(host)}"
         return True
     return False
+
+
+def _diagnosis(run: PlaybookRun, host: str, playbook: Path) -> tuple[str, dict | None, str]:
+    """(state, diagnosis, message) of one host from a diagnose run."""
+    if host in run.unreachable:
+        return "unreachable", None, run.unreachable[host]
+    if run.broke(host):
+        return "failed", None, run.failed.get(host, f"diagnose ended {run.status}")
+    diag = run.facts.get(host)
+    if not isinstance(diag, dict) or "healthy" not in diag:
+        return "failed", None, f"{playbook.name} did not set remediate_diagnosis.healthy"
+    healthy = diag.get("healthy")
+    if healthy is None:  # the diagnose ran but could not tell (e.g. the evidence it reads is unavailable)
+        return "unknown", diag, str(diag.get("summary", "")) or f"{playbook.name} could not tell"
+    if not isinstance(healthy, bool):
+        return "failed", None, f"{playbook.name} set remediate_diagnosis.healthy to {healthy!r}, not a boolean"
+    return ("healthy" if healthy else "unhealthy"), diag, str(diag.get("summary", ""))
+
+
+def _hosts_label(names: list[str], sep: str = ", ") -> str:
+    """How a batch is named on screen and in its run directory: the hosts, or the first ones and a count."""
+    if len(names) <= 3:
+        return sep.join(names)
+    return f"{names[0]}{sep}{names[1]}{sep}+{len(names) - 2}"
+
+
+def fork_limit() -> int:
+    """How many hosts of a batch Ansible works on at once ($REMEDIATE_FORKS, default 50)."""
+    try:
+        return max(1, int(os.environ.get("REMEDIATE_FORKS", "50")))
+    except ValueError:
+        return 50
+
+
+@dataclass
+class _Ladder:
+    """Where one host is on the ladder while its batch goes on."""
+
+    host: Host
+    outcome: HostOutcome
+    applied_any: bool = False
+    noop_steps: list[str] = field(default_factory=list)
 
 
 def summarize(o: Outcome) -> dict:

@@ -45,6 +45,9 @@ class _Listener(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: with Nagle's algorithm on, the body waits for the client's delayed ACK
+    # (40 ms on Linux) on every WinRM message. Windows' HTTP.sys answers without that delay.
+    disable_nagle_algorithm = True
     server: _Listener
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
