@@ -250,7 +250,7 @@ def run_playbook(
     result.artifacts = result.artifacts / "run"
     if stats:  # a failure a block's rescue handled does not fail the host; the stats say which did
         for host, count in stats["failures"].items():
-            if count:
+            if count and host not in result.unreachable:  # a refusal reclassified as unreachable stays that
                 result.failed[host] = first_failure.get(host, "a task failed")
     else:
         result.failed.update(first_failure)
