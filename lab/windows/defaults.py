@@ -6,6 +6,8 @@ import copy
 import uuid
 from typing import Any
 
+from lab.windows import filestore
+
 WRITER_NAMESPACE = uuid.UUID("5b0f0c34-5a3e-4d9b-9b43-0f3c6a0c1a77")
 
 # Real writer ids where they are well known; others are derived deterministically from the name.
@@ -357,6 +359,10 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "commands_run": [],
         "faults": dict(spec.get("faults") or {}),
     }
+    try:
+        filestore.load_scenario_acls(state)
+    except ValueError as exc:
+        raise ValueError(f"windows lab host {name}: {exc} (see lab/windows/README.md)") from exc
     return state
 
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the command simulation: the outcome record, NotSimulated, and quoting helpers."""
+"""Shared pieces of the command simulation: the outcome record, NotSimulated and Windows command-line splitting."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 import re
 from typing import Any
 
+from lab.windows.powershell.errors import NotSimulated
 
-class NotSimulated(Exception):
-    """A command (or pipeline segment) the simulator does not know."""
+__all__ = ["NotSimulated", "Outcome", "argv", "unquote"]
 
 
 @dataclasses.dataclass
@@ -20,30 +20,8 @@ class Outcome:
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
-def split_outside(text: str, sep: str) -> list[str]:
-    """Split on sep outside quotes, braces and parentheses."""
-    parts, depth, quote, current = [], 0, "", []
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "{(":
-            depth += 1
-        elif char in "})":
-            depth -= 1
-        elif char == sep and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current).strip())
-    return parts
-
-
-def tokens(text: str) -> list[str]:
-    """Windows-style tokens: whitespace separated, double or single quotes group (backslashes are literal)."""
+def argv(text: str) -> list[str]:
+    """Windows-style arguments: whitespace separated, double or single quotes group (backslashes are literal)."""
     return [a or b or c for a, b, c in re.findall(r'"([^"]*)"|\'([^\']*)\'|(\S+)', text)]
 
 

@@ -1,51 +1,44 @@
-"""PowerShell cmdlets producing objects (Get-WinEvent, Get-MpPreference, ...) and the file version forms."""
+"""Cmdlets reading the simulated state: Get-WinEvent, Get-MpPreference, Get-BitLockerVolume, Get-NetIPInterface,
+Get-CimInstance / Get-WmiObject (Win32_NetworkAdapterConfiguration), Get-Service, Get-ItemProperty (registry)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from lab.windows import filestore, regstore, service_ops
-from lab.windows.commands.base import NotSimulated, split_outside, unquote
+from lab.windows import regstore, service_ops
+from lab.windows.powershell.commands import Call, Param, cmdlet
+from lab.windows.powershell.errors import NotSimulated
+from lab.windows.powershell.providers import resolve
+from lab.windows.powershell.values import PSHashtable, enumerate_value, to_int, to_string
 
 NO_EVENTS = "No events were found that match the specified selection criteria."
+LEVELS = {"1": "Critical", "2": "Error", "3": "Warning", "4": "Information"}
 
 
-def _hashtable(text: str) -> dict[str, str]:
-    inner = text.strip().removeprefix("@").strip().removeprefix("{").removesuffix("}")
-    table = {}
-    for part in split_outside(inner.replace("\n", ";"), ";"):
-        if "=" in part:
-            key, _, value = part.partition("=")
-            table[key.strip().lower()] = unquote(value.strip())
-    return table
-
-
-def _get_winevent(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(r"^-FilterHashtable\s+(?P<table>@\{.*?\})(?P<rest>.*)$", args.strip(), re.I | re.S)
-    if not match:
-        raise NotSimulated(f"Get-WinEvent {args.strip()} (only -FilterHashtable @{{...}} is simulated)")
-    table = _hashtable(match["table"])
-    unknown = set(table) - {"logname", "providername", "id", "level"}
+@cmdlet("Get-WinEvent", Param("FilterHashtable"), Param("MaxEvents"))
+def get_winevent(call: Call) -> list[Any]:
+    table = call.get("FilterHashtable")
+    if not isinstance(table, PSHashtable):
+        raise NotSimulated("Get-WinEvent without -FilterHashtable @{...}")
+    filters = {str(k).lower(): v for k, v in table.items()}
+    unknown = set(filters) - {"logname", "providername", "id", "level"}
     if unknown:
         raise NotSimulated(f"Get-WinEvent filter key(s) {', '.join(sorted(unknown))}")
-    rest = match["rest"]
-    max_events = re.search(r"-MaxEvents\s+(\d+)", rest, re.I)
-    silent = re.search(r"-ErrorAction\s+(SilentlyContinue|Ignore)", rest, re.I) is not None
-    leftover = re.sub(r"-MaxEvents\s+\d+|-ErrorAction\s+\w+", "", rest, flags=re.I).strip()
-    if leftover:
-        raise NotSimulated(f"Get-WinEvent argument(s) {leftover}")
-    levels = {"1": "Critical", "2": "Error", "3": "Warning", "4": "Information"}
     events = []
-    for event in sorted(host.state["event_log"], key=lambda e: e.get("time_created", ""), reverse=True):
-        if "logname" in table and event.get("log", "").lower() != table["logname"].lower():
+    for event in sorted(call.state["event_log"], key=lambda e: e.get("time_created", ""), reverse=True):
+        if "logname" in filters and event.get("log", "").lower() != to_string(filters["logname"]).lower():
             continue
-        if "providername" in table and event.get("provider", "").lower() != table["providername"].lower():
+        if "providername" in filters and event.get("provider", "").lower() != to_string(
+            filters["providername"]
+        ).lower():
             continue
-        if "id" in table and str(event.get("id")) != table["id"]:
+        if "id" in filters and str(event.get("id")) != to_string(filters["id"]):
             continue
-        if "level" in table and event.get("level") != levels.get(table["level"], table["level"]):
-            continue
+        if "level" in filters:
+            wanted = to_string(filters["level"])
+            if event.get("level") != LEVELS.get(wanted, wanted):
+                continue
         events.append(
             {
                 "TimeCreated": event.get("time_created"),
@@ -56,32 +49,30 @@ def _get_winevent(host: Any, args: str) -> tuple[list[Any], list[str]]:
                 "Message": event.get("message", ""),
             }
         )
-    if max_events:
-        events = events[: int(max_events.group(1))]
-    if not events and not silent:
-        return [], [f"Get-WinEvent : {NO_EVENTS}"]
-    return events, []
+    if call.has("MaxEvents"):
+        events = events[: to_int(call.get("MaxEvents"))]
+    if not events:
+        call.error(NO_EVENTS, exception_type="System.Exception", category="ObjectNotFound",
+                   error_id="NoMatchingEventsFound")
+    return events
 
 
-def get_mppreference(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    if args.strip():
-        raise NotSimulated(f"Get-MpPreference {args.strip()}")
+@cmdlet("Get-MpPreference")
+def get_mppreference(call: Call) -> list[Any]:
     return [
         {
-            "ExclusionPath": list(host.state["defender"]["exclusion_paths"]) or None,
+            "ExclusionPath": list(call.state["defender"]["exclusion_paths"]) or None,
             "DisableRealtimeMonitoring": False,
         }
-    ], []
+    ]
 
 
-def _get_bitlocker(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    mount = re.match(r"^(?:-MountPoint\s+)?(?P<mp>\S+)?$", args.strip(), re.I)
-    if not mount:
-        raise NotSimulated(f"Get-BitLockerVolume {args.strip()}")
+@cmdlet("Get-BitLockerVolume", Param("MountPoint", position=0))
+def get_bitlocker(call: Call) -> list[Any]:
+    wanted = [to_string(m).lower() for m in enumerate_value(call.get("MountPoint"))] if call.has("MountPoint") else []
     volumes = []
-    for volume in host.state["bitlocker"]:
-        wanted = unquote(mount["mp"] or "")
-        if wanted and volume["mount_point"].lower() != wanted.lower():
+    for volume in call.state["bitlocker"]:
+        if wanted and volume["mount_point"].lower() not in wanted:
             continue
         volumes.append(
             {
@@ -92,13 +83,13 @@ def _get_bitlocker(host: Any, args: str) -> tuple[list[Any], list[str]]:
                 "EncryptionPercentage": volume.get("encryption_percentage", 0),
             }
         )
-    return volumes, []
+    return volumes
 
 
-def _get_netipinterface(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    leftover = re.sub(r"-AddressFamily\s+IPv4", "", args, flags=re.I).strip()
-    if leftover:
-        raise NotSimulated(f"Get-NetIPInterface {leftover}")
+@cmdlet("Get-NetIPInterface", Param("AddressFamily"))
+def get_netipinterface(call: Call) -> list[Any]:
+    if call.has("AddressFamily") and to_string(call.get("AddressFamily")).lower() != "ipv4":
+        raise NotSimulated(f"Get-NetIPInterface -AddressFamily {to_string(call.get('AddressFamily'))}")
     return [
         {
             "InterfaceAlias": a["name"],
@@ -107,22 +98,19 @@ def _get_netipinterface(host: Any, args: str) -> tuple[list[Any], list[str]]:
             "Dhcp": "Enabled" if a.get("dhcp_enabled") else "Disabled",
             "ConnectionState": "Connected",
         }
-        for a in host.state["network_adapters"]
-    ], []
+        for a in call.state["network_adapters"]
+    ]
 
 
-def _get_cim_adapters(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(
-        r"^(?:-ClassName\s+|-Class\s+)?Win32_NetworkAdapterConfiguration"
-        r"(?:\s+-Filter\s+(?P<filter>'[^']*'|\"[^\"]*\"))?$",
-        args.strip(),
-        re.I,
-    )
-    if not match:
-        raise NotSimulated(f"{args.strip()} (only Win32_NetworkAdapterConfiguration is simulated)")
-    wanted = re.sub(r"\s", "", unquote(match["filter"] or "")).lower()
+@cmdlet("Get-CimInstance", Param("ClassName", position=0, aliases=("Class",)), Param("Filter"),
+        aliases=("Get-WmiObject", "gwmi", "gcim"))
+def get_cim_adapters(call: Call) -> list[Any]:
+    class_name = to_string(call.get("ClassName"))
+    if class_name.lower() != "win32_networkadapterconfiguration":
+        raise NotSimulated(f"{call.name} {class_name} (only Win32_NetworkAdapterConfiguration is simulated)")
+    wanted = re.sub(r"\s", "", to_string(call.get("Filter", ""))).lower()
     if wanted not in ("", "ipenabled=true", "ipenabled=1"):
-        raise NotSimulated(f"-Filter {match['filter']}")
+        raise NotSimulated(f"-Filter {to_string(call.get('Filter'))}")
     return [
         {
             "Description": f"Microsoft Hyper-V Network Adapter ({a['name']})",
@@ -131,88 +119,55 @@ def _get_cim_adapters(host: Any, args: str) -> tuple[list[Any], list[str]]:
             "DHCPEnabled": bool(a.get("dhcp_enabled")),
             "IPAddress": [a["ipv4_address"]] if a.get("ipv4_address") else [],
         }
-        for a in host.state["network_adapters"]
-    ], []
+        for a in call.state["network_adapters"]
+    ]
 
 
-def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(r"^(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+)?$", args.strip(), re.I)
-    if not match:
-        raise NotSimulated(f"Get-Service {args.strip()}")
-    names = [unquote(match["name"])] if match["name"] else list(host.state["services"])
-    objects, errors = [], []
-    start_types = {"auto": "Automatic", "delayed": "Automatic", "manual": "Manual", "disabled": "Disabled"}
+START_TYPES = {"auto": "Automatic", "delayed": "Automatic", "manual": "Manual", "disabled": "Disabled"}
+
+
+@cmdlet("Get-Service", Param("Name", position=0), aliases=("gsv",))
+def get_service(call: Call) -> list[Any]:
+    names = [to_string(n) for n in enumerate_value(call.get("Name"))] if call.has("Name") else list(
+        call.state["services"])
+    objects = []
     for name in names:
-        service = service_ops.find(host.state, name)
+        service = service_ops.find(call.state, name)
         if service is None:
-            errors.append(f"Get-Service : Cannot find any service with service name '{name}'.")
+            call.error(f"Cannot find any service with service name '{name}'.", category="ObjectNotFound",
+                       error_id="NoServiceFoundForGivenName", target=name)
             continue
         objects.append(
             {
                 "Name": service["name"],
                 "DisplayName": service["display_name"],
                 "Status": service["state"].capitalize(),
-                "StartType": start_types[service["start_mode"]],
+                "StartType": START_TYPES[service["start_mode"]],
             }
         )
-    return objects, errors
+    return objects
 
 
-def _get_itemproperty(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(
-        r"^(?:-(?:Literal)?Path\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)(?:\s+(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+))?"
-        r"(?:\s+-ErrorAction\s+(?P<ea>\w+))?$",
-        args.strip(),
-        re.I,
-    )
-    if not match or not regstore.valid_ps_path(unquote(match["path"])):
-        raise NotSimulated(f"Get-ItemProperty {args.strip()} (registry paths like HKLM:\\... only)")
-    path = unquote(match["path"])
-    silent = (match["ea"] or "").lower() in ("silentlycontinue", "ignore")
-    if not regstore.key_exists(host.state, path):
-        error = f"Get-ItemProperty : Cannot find path '{path}' because it does not exist."
-        return [], [] if silent else [error]
-    values = {n: v["data"] for n, v in regstore.values(host.state, path).items()}
-    if match["name"]:
-        found = regstore.get_value(host.state, path, unquote(match["name"]))
+@cmdlet("Get-ItemProperty", Param("Path", position=0), Param("LiteralPath", aliases=("PSPath",)),
+        Param("Name", position=1), aliases=("gp",))
+def get_itemproperty(call: Call) -> list[Any]:
+    raw = to_string(call.get("LiteralPath") if call.has("LiteralPath") else call.get("Path"))
+    resolved = resolve(call.ctx, raw)
+    if resolved.provider.name != "Registry":
+        raise NotSimulated(f"Get-ItemProperty {raw} (registry paths like HKLM:\\... only)")
+    path = resolved.path
+    if not regstore.key_exists(call.state, path):
+        call.error(f"Cannot find path '{raw}' because it does not exist.",
+                   exception_type="System.Management.Automation.ItemNotFoundException",
+                   category="ObjectNotFound", error_id="PathNotFound", target=raw)
+        return []
+    values = {n: v["data"] for n, v in regstore.values(call.state, path).items()}
+    if call.has("Name"):
+        found = regstore.get_value(call.state, path, to_string(call.get("Name")))
         if found is None:
-            error = f"Get-ItemProperty : Property {unquote(match['name'])} does not exist at path {path}."
-            return [], [] if silent else [error]
+            call.error(f"Property {to_string(call.get('Name'))} does not exist at path {raw}.",
+                       exception_type="System.Management.Automation.PSArgumentException",
+                       category="InvalidArgument", error_id="System.Management.Automation.PSArgumentException")
+            return []
         values = {found[0]: found[1]["data"]}
-    return [values], []
-
-
-SOURCES = {
-    "get-winevent": _get_winevent,
-    "get-mppreference": get_mppreference,
-    "get-bitlockervolume": _get_bitlocker,
-    "get-netipinterface": _get_netipinterface,
-    "get-ciminstance": _get_cim_adapters,
-    "get-wmiobject": _get_cim_adapters,
-    "get-service": _get_service,
-    "get-itemproperty": _get_itemproperty,
-}
-
-
-def file_version(host: Any, path: str, prop: str) -> tuple[list[Any], list[str]]:
-    found = filestore.find(host.state, unquote(path))
-    if found is None:
-        return [], [f"Get-Item : Cannot find path '{unquote(path)}' because it does not exist."]
-    version = found[1].get("product_version" if prop.lower() == "productversion" else "version") or found[
-        1
-    ].get("version")
-    return ([version] if version else []), []
-
-
-VERSION_FORMS = [
-    re.compile(
-        r"^\(Get-Item\s+(?:-Path\s+|-LiteralPath\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)\)\.VersionInfo\."
-        r"(?P<prop>FileVersion|ProductVersion)$",
-        re.I,
-    ),
-    re.compile(
-        r"^\[System\.Diagnostics\.FileVersionInfo\]::GetVersionInfo\((?P<path>'[^']+'|\"[^\"]+\")\)\."
-        r"(?P<prop>FileVersion|ProductVersion)$",
-        re.I,
-    ),
-]
+    return [values]

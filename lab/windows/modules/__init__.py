@@ -66,6 +66,10 @@ def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
         invocation.fqcn.split(".")[:2] not in (["ansible", "windows"], ["ansible", "builtin"])
         or name not in HANDLERS
     ):
+        if invocation.fqcn.startswith("ansible.legacy.") and invocation.source:
+            from lab.windows.modules.library import run_library_module
+
+            return run_library_module(host, invocation)
         return {
             "failed": True,
             "msg": f"lab.windows simulator: module {invocation.fqcn or name} is not simulated",

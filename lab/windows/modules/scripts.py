@@ -1,4 +1,5 @@
-"""win_command, win_shell and win_powershell over the recognised commands of lab.windows.commands."""
+"""win_command, win_shell and win_powershell: commands and scripts run by lab.windows.commands, whose PowerShell
+scripts run in the lab's PowerShell subset (lab.windows.powershell)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import datetime
 import re
 from typing import Any
 
-from lab.windows import filestore
-from lab.windows.commands import NotSimulated, Outcome, run_script
+from lab.windows import filestore, powershell
+from lab.windows.commands import NotSimulated, Outcome, record, run_script
 from lab.windows.modules import ModuleContext, module
+from lab.windows.powershell.interpreter import AnsibleObject
+from lab.windows.powershell.output import ansible_value
 
 SHOULD_PROCESS = re.compile(
     r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]"
 )
+ERROR_ACTIONS = {"stop": "Stop", "continue": "Continue", "silently_continue": "SilentlyContinue"}
 
 
 def _guards(ctx: ModuleContext) -> bool:
@@ -27,7 +31,7 @@ def _guards(ctx: ModuleContext) -> bool:
 
 
 def _unsupported(ctx: ModuleContext, names: tuple[str, ...]) -> None:
-    given = [n for n in names if ctx.params.get(n) not in (None, False)]
+    given = [n for n in names if ctx.params.get(n) not in (None, False, [], {})]
     if given:
         ctx.fail(f"lab.windows simulator: {ctx.name} option(s) not simulated: {', '.join(given)}")
 
@@ -88,10 +92,33 @@ def win_shell(ctx: ModuleContext) -> None:
         ctx.fail("non-zero return code")
 
 
+def _error_record(error: powershell.PSError, depth: int) -> dict[str, Any]:
+    """One entry of win_powershell's `error` (the ErrorRecord fields the module returns)."""
+    return {
+        "output": error.display() + "\r\n",
+        "error_details": None,
+        "exception": {
+            "message": error.message,
+            "type": error.exception_type,
+            "help_link": None,
+            "source": None,
+            "hresult": -2146233087,
+            "inner_exception": None if error.inner is None else {
+                "message": error.inner.message, "type": error.inner.exception_type,
+            },
+        },
+        "target_object": ansible_value(error.target, depth),
+        "category_info": {"category": error.category, "reason": error.exception_type.rsplit(".", 1)[-1],
+                          "target_name": "" if error.target is None else str(error.target)},
+        "fully_qualified_error_id": error.error_id + (f",{error.command}" if error.command else ""),
+        "script_stack_trace": "",
+    }
+
+
 @module("win_powershell")
 def win_powershell(ctx: ModuleContext) -> None:
     p = ctx.params
-    _unsupported(ctx, ("arguments", "chdir", "parameters", "path", "remote_src", "sensitive_parameters"))
+    _unsupported(ctx, ("arguments", "chdir", "path", "remote_src", "sensitive_parameters"))
     if p["executable"] and not re.match(r"^(powershell|pwsh)(\.exe)?$", p["executable"], re.I):
         ctx.fail(f"lab.windows simulator: win_powershell executable {p['executable']} is not simulated")
     script = p["script"]
@@ -124,24 +151,32 @@ def win_powershell(ctx: ModuleContext) -> None:
             "lab.windows simulator: win_powershell scripts with SupportsShouldProcess in check mode are not "
             "simulated"
         )
-    body = "\n".join(
-        line
-        for line in script.splitlines()
-        if not re.match(r"^\s*(\[CmdletBinding\(.*\)\]|param\(\s*\))\s*$", line, re.I)
-    )
-    changed = True
-    if re.search(r"^\s*\$Ansible\.Changed\s*=\s*\$false\s*$", body, re.I | re.M):
-        changed = False
-        body = re.sub(r"^\s*\$Ansible\.Changed\s*=\s*\$false\s*$", "", body, flags=re.I | re.M)
+    ansible = AnsibleObject(ctx.check_mode, f"C:\\Users\\{ctx.host.user}\\AppData\\Local\\Temp")
+    depth = int(p["depth"])
     try:
-        outcome = run_script(ctx.host, body, shell="powershell")
+        result = powershell.run(
+            ctx.host,
+            script,
+            parameters=p["parameters"] or None,
+            variables={"Ansible": ansible},
+            error_action=ERROR_ACTIONS[p["error_action"]],
+            recorder=lambda text: record(ctx.host, text),
+        )
     except NotSimulated as exc:
         ctx.fail(f"lab.windows simulator: command not simulated by win_powershell: {exc}")
         return
-    ctx.result["changed"] = changed
-    ctx.result["output"] = outcome.objects
-    ctx.result["error"] = [
-        {"output": e, "exception": {"message": e.split(" : ", 1)[-1]}} for e in outcome.errors
-    ]
-    if outcome.errors and p["error_action"] == "stop":
-        ctx.fail(outcome.errors[0])
+    values = ansible.values
+    ctx.result["changed"] = bool(values["changed"])
+    ctx.result["result"] = ansible_value(values["result"], depth)
+    ctx.result["output"] = [ansible_value(item, depth - 1) for item in result.objects]
+    ctx.result["error"] = [_error_record(error, depth) for error in result.errors]
+    ctx.result["host_out"] = result.host_out
+    ctx.result["host_err"] = "".join(result.interpreter.stderr_chunks)
+    ctx.result["warning"] = list(result.warnings)
+    ctx.result["verbose"] = list(result.interpreter.verbose)
+    if isinstance(values["diff"], dict) and values["diff"]:
+        ctx.diff.update({k: ansible_value(v, depth) for k, v in values["diff"].items()})
+    if result.terminated or values["failed"]:
+        ctx.result["failed"] = True
+        if result.errors and result.terminated:
+            ctx.result.setdefault("msg", result.errors[-1].display())
