@@ -39,9 +39,11 @@ def run_command_line(host: Any, line: str) -> Outcome:
         index = 1
         while index < len(words) and words[index].lower() in POWERSHELL_FLAGS + ("-executionpolicy",):
             index += 2 if words[index].lower() == "-executionpolicy" else 1
-        if index >= len(words) or words[index].lower() not in ("-command", "-c"):
+        if index < len(words) and words[index].lower() in ("-command", "-c"):
+            index += 1  # powershell.exe takes the remaining arguments as -Command when none is named
+        elif index >= len(words) or words[index].startswith("-"):
             raise NotSimulated(line)
-        return run_script(host, " ".join(words[index + 1 :]), shell="powershell")
+        return run_script(host, " ".join(words[index:]), shell="powershell")
     key = native_name(words[0])
     if key is None:
         raise NotSimulated(line)

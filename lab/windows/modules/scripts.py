@@ -100,9 +100,6 @@ def _error_record(error: powershell.PSError, depth: int) -> dict[str, Any]:
         "exception": {
             "message": error.message,
             "type": error.exception_type,
-            "help_link": None,
-            "source": None,
-            "hresult": -2146233087,
             "inner_exception": None if error.inner is None else {
                 "message": error.inner.message, "type": error.inner.exception_type,
             },

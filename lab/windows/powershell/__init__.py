@@ -83,8 +83,10 @@ def run(
     exit_code: int | None = None
     exit_value = None
     try:
-        if body.params is not None or parameters:
+        if body.params is not None:
             interp.bind_params(body, [("param", k, v) for k, v in (parameters or {}).items()], None)
+        elif parameters:  # a script without param(): named parameters land in $args as `-Name:` and the value
+            interp.global_scope.vars["args"] = [x for k, v in parameters.items() for x in (f"-{k}:", v)]
         if body.begin or body.process or body.end:
             raise NotSimulated("begin/process/end blocks at the script level")
         interp.run_body(body, out, record=True)

@@ -237,7 +237,7 @@ class FileVersionInfo(DotNetObject):
 
 
 class FileSystemItem(DotNetObject):
-    DISPLAY = ("Mode", "LastWriteTime", "Length", "Name")
+    """A DirectoryInfo / FileInfo (with the PS* properties the FileSystem provider adds)."""
 
     def __init__(self, ctx: Any, path: str, entry: dict[str, Any]) -> None:
         self.ctx, self.path, self.entry = ctx, path, entry
@@ -246,6 +246,10 @@ class FileSystemItem(DotNetObject):
     @property
     def type_name(self) -> str:
         return "System.IO.DirectoryInfo" if self.container else "System.IO.FileInfo"
+
+    def properties(self) -> list[tuple[str, Any]]:
+        names = ("Mode", "Name", "FullName") if self.container else ("Mode", "Length", "Name", "FullName")
+        return [(name, self.get(name)[1]) for name in names]
 
     def p_name(self) -> str:
         return ntpath.basename(self.path.rstrip("\\")) or self.path
@@ -278,13 +282,8 @@ class FileSystemItem(DotNetObject):
     def p_attributes(self) -> str:
         return "Directory" if self.container else "Archive"
 
-    def p_lastwritetime(self) -> str:
-        return "1/1/2026 12:00 AM"
-
     def p_length(self) -> int | None:
-        if self.container:
-            raise NotSimulated("the property Length of [System.IO.DirectoryInfo]")
-        return int(self.entry.get("size", 0))
+        return None if self.container else int(self.entry.get("size", 0))  # DirectoryInfo has no Length
 
     def p_extension(self) -> str:
         return ntpath.splitext(self.path)[1]
@@ -292,10 +291,8 @@ class FileSystemItem(DotNetObject):
     def p_basename(self) -> str:
         return ntpath.splitext(self.p_name())[0] if not self.container else self.p_name()
 
-    def p_versioninfo(self) -> FileVersionInfo:
-        if self.container:
-            raise NotSimulated("the property VersionInfo of [System.IO.DirectoryInfo]")
-        return FileVersionInfo(self.path, self.entry)
+    def p_versioninfo(self) -> FileVersionInfo | None:
+        return None if self.container else FileVersionInfo(self.path, self.entry)
 
     def m_getaccesscontrol(self, args: list[Any]) -> FileSystemSecurityObject:
         if args:

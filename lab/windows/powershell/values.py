@@ -236,10 +236,6 @@ def to_int(value: Any) -> int:
     return number
 
 
-def is_collection(value: Any) -> bool:
-    return isinstance(value, list)
-
-
 def enumerate_value(value: Any) -> list[Any]:
     """What a value writes to the pipeline: arrays are unrolled, anything else (hashtables too) is one object."""
     if isinstance(value, list):

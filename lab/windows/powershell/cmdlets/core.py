@@ -8,7 +8,7 @@ from typing import Any
 
 from lab.windows.powershell import types as pstypes
 from lab.windows.powershell.commands import Call, Param, cmdlet
-from lab.windows.powershell.errors import NotSimulated, PSError
+from lab.windows.powershell.errors import NotSimulated
 from lab.windows.powershell.members import VOID, get_member, invoke_method
 from lab.windows.powershell.output import convert_to_json, format_list, render
 from lab.windows.powershell.values import (
@@ -331,6 +331,3 @@ def set_strict_mode(call: Call) -> list[Any]:
 def start_sleep(call: Call) -> list[Any]:
     return []  # the lab does not wait
 
-
-def terminating(message: str, command: str, **details: Any) -> PSError:
-    return PSError(message, command=command, **details)

@@ -7,8 +7,6 @@ behaviour, which matters for names like `win_acl [$!@^&test(;)]`).
 
 from __future__ import annotations
 
-import fnmatch
-import ntpath
 import re
 from typing import Any
 
@@ -22,10 +20,9 @@ from lab.windows.powershell.providers import (
     Resolved,
     drive_table,
     has_wildcards,
-    item_not_found,
     resolve,
 )
-from lab.windows.powershell.values import enumerate_value, to_string
+from lab.windows.powershell.values import enumerate_value, to_string, wildcard_regex
 
 PATH = Param("Path", position=0)
 LITERAL = Param("LiteralPath", aliases=("PSPath", "LP"))
@@ -40,9 +37,9 @@ def _expand(call: Call, pattern: str) -> list[Resolved]:
         following = []
         for base in current:
             if has_wildcards(part):
-                regex = fnmatch.translate(part.lower()).replace("(?s:", "(?s:")
+                regex = wildcard_regex(part)
                 following += [c for c in resolved.provider.children(call.ctx, base)
-                              if re.match(regex, c.rsplit("\\", 1)[-1].lower())]
+                              if re.match(regex, c.rsplit("\\", 1)[-1], re.I | re.S)]
             else:
                 following.append(resolved.provider.join(base, part))
         current = following
@@ -330,9 +327,3 @@ def set_location(call: Call) -> list[Any]:
 def get_location(call: Call) -> list[Any]:
     return [PathInfo(call.ctx.location)]
 
-
-def leaf_name(path: str) -> str:
-    return ntpath.basename(path.rstrip("\\"))
-
-
-__all__ = ["item_not_found"]
