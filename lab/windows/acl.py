@@ -34,6 +34,7 @@ import dataclasses
 from collections.abc import Callable
 
 from lab.windows.netenum import FILE_SYSTEM_RIGHTS, INHERITANCE_FLAGS, PROPAGATION_FLAGS
+from lab.windows.powershell.errors import NotSimulated
 
 # AceFlags
 OI, CI, NP, IO, INHERITED = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -441,10 +442,20 @@ class FileSystemSecurity:
 # -- inheritance ------------------------------------------------------------------------------------------------
 
 
+CREATOR_SIDS = {"S-1-3-0": "CREATOR OWNER", "S-1-3-1": "CREATOR GROUP"}
+GENERIC_RIGHTS = 0xF0000000
+
+
 def inherit(parent: list[Ace], child_is_container: bool) -> list[Ace]:
-    """The ACEs a new or unprotected child gets from its parent's effective ACL."""
+    """The ACEs a new or unprotected child gets from its parent's effective ACL.
+
+    Windows substitutes the creator for CREATOR OWNER / CREATOR GROUP entries and maps generic rights when they
+    are inherited; the lab does not, so such inheritable entries are NotSimulated."""
     out = []
     for ace in parent:
+        if ace.flags & (OI | CI) and (ace.sid in CREATOR_SIDS or ace.mask & GENERIC_RIGHTS):
+            what = CREATOR_SIDS.get(ace.sid, "generic rights")
+            raise NotSimulated(f"inheritance of {what} entries (owner substitution / generic rights mapping)")
         if child_is_container:
             if ace.flags & CI:
                 flags = INHERITED if ace.flags & NP else (ace.flags & (OI | CI)) | INHERITED

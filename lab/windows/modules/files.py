@@ -11,6 +11,7 @@ from lab.windows import accounts, filestore
 from lab.windows.acl import Ace, DotNetException, FileSystemSecurity, access_mask_from_rights, ace_flags, check_rule
 from lab.windows.modules import ModuleContext, module
 from lab.windows.netenum import FILE_SYSTEM_RIGHTS, INHERITANCE_FLAGS, PROPAGATION_FLAGS, CastError
+from lab.windows.powershell.errors import NotSimulated
 
 
 @module("win_stat")
@@ -108,7 +109,21 @@ def _not_simulated_path(ctx: ModuleContext, path: str, option: str = "") -> None
         ctx.fail(f"lab.windows simulator: {ctx.name} on {path} ({kind} ACLs) is not simulated")
 
 
+def _not_simulated(handler: Any) -> Any:
+    """An ACL construct the lab does not model fails the task naming it."""
+
+    def run(ctx: ModuleContext) -> None:
+        try:
+            handler(ctx)
+        except NotSimulated as exc:
+            ctx.fail(f"lab.windows simulator: {ctx.name}: {exc} is not simulated")
+
+    run.__doc__ = handler.__doc__
+    return run
+
+
 @module("win_acl")
+@_not_simulated
 def win_acl(ctx: ModuleContext) -> None:
     """win_acl.ps1: resolve the account (Convert-ToSID), cast the rights, build the FileSystemAccessRule, look for
     an identical rule among the explicit and inherited ones (line 199), then AddAccessRule / RemoveAccessRule."""
@@ -198,6 +213,7 @@ def _remove_explicit_duplicates(sd: FileSystemSecurity) -> None:
 
 
 @module("win_acl_inheritance")
+@_not_simulated
 def win_acl_inheritance(ctx: ModuleContext) -> None:
     """win_acl_inheritance.ps1: protection changes on the ACL object read by Get-AclEx, written with Set-AclEx
     (not in check mode); with reorganize, re-enabling writes once, deduplicates that same object, writes again."""

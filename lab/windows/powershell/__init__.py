@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.windows.powershell.errors import (
     BreakSignal,
@@ -22,9 +22,9 @@ from lab.windows.powershell.errors import (
     PSError,
     ReturnSignal,
 )
-from lab.windows.powershell.interpreter import Interpreter
-from lab.windows.powershell.output import render
-from lab.windows.powershell.parser import parse
+
+if TYPE_CHECKING:  # the interpreter is imported when a script runs (lab.windows.acl imports errors from here)
+    from lab.windows.powershell.interpreter import Interpreter
 
 __all__ = ["NotSimulated", "PSError", "Result", "run"]
 
@@ -68,6 +68,9 @@ def run(
 ) -> Result:
     _load()
     from lab.windows.powershell.cmdlets.legacy import LegacyExit
+    from lab.windows.powershell.interpreter import Interpreter
+    from lab.windows.powershell.output import render
+    from lab.windows.powershell.parser import parse
 
     body = parse(script)
     interp = Interpreter(host)

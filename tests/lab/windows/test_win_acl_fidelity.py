@@ -278,3 +278,17 @@ def test_network_path_to_this_host_is_its_local_path(host: Any) -> None:
     assert call(host, "win_acl", **acl_rule(user="Users", rights="Read"))["changed"] is False
     assert "not simulated" in call(host, "win_acl", path="\\\\srv\\share\\x", user="Users", rights="Read",
                                    type="allow")["msg"]
+
+
+def test_inheriting_creator_owner_entries_is_not_simulated() -> None:
+    # Windows replaces CREATOR OWNER by the creator when a child inherits such an entry; the lab does not model
+    # owners that way, so it fails naming it instead of listing a wrong ACL.
+    host = host_for({"files": {
+        "C:\\D": {"type": "directory", "acl": [{"user": "CREATOR OWNER", "rights": "FullControl",
+                                                "inherit": "ContainerInherit, ObjectInherit",
+                                                "propagation": "InheritOnly"}]},
+        "C:\\D\\x": {"type": "directory"}}})
+    failed = call(host, "win_acl", path="C:\\D\\x", user="Users", rights="Read", type="allow")
+    assert failed["msg"] == ("lab.windows simulator: win_acl: inheritance of CREATOR OWNER entries (owner "
+                             "substitution / generic rights mapping) is not simulated")
+    assert icacls(host, "C:\\D")[0] == "C:\\D CREATOR OWNER:(OI)(CI)(IO)(F)"
