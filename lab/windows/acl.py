@@ -33,7 +33,7 @@ import copy
 import dataclasses
 from collections.abc import Callable
 
-from lab.windows.netenum import FILE_SYSTEM_RIGHTS, INHERITANCE_FLAGS, PROPAGATION_FLAGS
+from lab.windows.netenum import FILE_SYSTEM_RIGHTS, INHERITANCE_FLAGS, PROPAGATION_FLAGS, int32
 from lab.windows.powershell.errors import NotSimulated
 
 # AceFlags
@@ -135,11 +135,6 @@ def _sid_parts(sid: str) -> tuple[int, list[int]]:
     return int(parts[2]), [int(p) for p in parts[3:]]
 
 
-def _int32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - 0x100000000 if value & 0x80000000 else value
-
-
 def compare_sids(left: str, right: str) -> int:
     """SecurityIdentifier.CompareTo: authority, then sub-authority count, then each sub-authority (as Int32)."""
     auth_l, subs_l = _sid_parts(left)
@@ -149,7 +144,7 @@ def compare_sids(left: str, right: str) -> int:
     if len(subs_l) != len(subs_r):
         return -1 if len(subs_l) < len(subs_r) else 1
     for a, b in zip(subs_l, subs_r, strict=True):
-        diff = _int32(_int32(a) - _int32(b))
+        diff = int32(int32(a) - int32(b))
         if diff:
             return diff
     return 0

@@ -25,7 +25,8 @@ class CastError(ValueError):
     """PSInvalidCastException: the text PowerShell prints for a failed conversion."""
 
 
-def _int32(value: int) -> int:
+def int32(value: int) -> int:
+    """A 32-bit pattern as the signed Int32 .NET enums are based on."""
     value &= 0xFFFFFFFF
     return value - 0x100000000 if value & 0x80000000 else value
 
@@ -90,14 +91,14 @@ class EnumType:
                     total |= value
             if not found:
                 raise self._not_found(entry)
-        return _int32(total)
+        return int32(total)
 
     def convert(self, value: object) -> int:
         """A cast from an int, a string or another value of this enum."""
         if isinstance(value, bool):
             raise CastError(f'Cannot convert value "{value}" to type "{self.full_name}".')
         if isinstance(value, int):
-            return _int32(value)
+            return int32(value)
         return self.parse(str(value))
 
     # -- display --------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class EnumType:
         return self._display.get(value)
 
     def format(self, value: int) -> str:
-        value = _int32(value)
+        value = int32(value)
         if not self.flags:
             return self._display.get(value, str(value))
         if value == 0:
@@ -115,7 +116,7 @@ class EnumType:
         for member in sorted({v & 0xFFFFFFFF for _, v in self.members if v}, reverse=True):
             if remaining & member == member:
                 remaining -= member
-                picked.insert(0, self._display[_int32(member)])
+                picked.insert(0, self._display[int32(member)])
         return str(value) if remaining else ", ".join(picked)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from lab.windows.powershell.errors import NotSimulated
 
-__all__ = ["NotSimulated", "Outcome", "argv", "unquote"]
+__all__ = ["NotSimulated", "Outcome", "argv"]
 
 
 @dataclasses.dataclass
@@ -24,9 +24,3 @@ def argv(text: str) -> list[str]:
     """Windows-style arguments: whitespace separated, double or single quotes group (backslashes are literal)."""
     return [a or b or c for a, b, c in re.findall(r'"([^"]*)"|\'([^\']*)\'|(\S+)', text)]
 
-
-def unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text

@@ -10,8 +10,8 @@ from typing import Any
 from lab.windows import filestore, powershell
 from lab.windows.commands import NotSimulated, Outcome, record, run_script
 from lab.windows.modules import ModuleContext, module
-from lab.windows.powershell.interpreter import AnsibleObject
 from lab.windows.powershell.output import ansible_value
+from lab.windows.powershell.records import AnsibleObject
 
 SHOULD_PROCESS = re.compile(
     r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]"

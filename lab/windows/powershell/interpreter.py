@@ -8,6 +8,7 @@ from typing import Any
 
 from lab.windows.acl import DotNetException
 from lab.windows.powershell import nodes as n
+from lab.windows.powershell import operators
 from lab.windows.powershell import types as pstypes
 from lab.windows.powershell.commands import MISSING, NATIVES, REGISTRY, Call, NativeCall, bind, native_name
 from lab.windows.powershell.errors import (
@@ -19,18 +20,14 @@ from lab.windows.powershell.errors import (
     ReturnSignal,
 )
 from lab.windows.powershell.members import VOID, get_member, invoke_method, method_error, set_member
+from lab.windows.powershell.records import ErrorRecord, is_subtype
 from lab.windows.powershell.values import (
     DotNetObject,
     EnumValue,
     PSHashtable,
     ScriptBlock,
     collect,
-    compare,
-    dotnet_regex,
-    dotnet_replacement,
     enumerate_value,
-    equals,
-    like,
     to_int,
     to_number,
     to_string,
@@ -63,112 +60,6 @@ class Scope:
 class Function:
     name: str
     body: n.ScriptBody
-
-
-class AnsibleObject(DotNetObject):
-    """win_powershell's `$Ansible` (Ansible.Windows.WinPowerShell.Module)."""
-
-    TYPE = "Ansible.Windows.WinPowerShell.Module"
-    DISPLAY = ("CheckMode", "Verbosity", "Result", "Diff", "Changed", "Failed", "Tmpdir")
-
-    def __init__(self, check_mode: bool, tmpdir: str) -> None:
-        self.values: dict[str, Any] = {
-            "checkmode": check_mode, "verbosity": 0, "result": PSHashtable(), "diff": PSHashtable(),
-            "changed": True, "failed": False, "tmpdir": tmpdir,
-        }  # fmt: skip
-
-    def get(self, name: str) -> tuple[bool, Any]:
-        if name.lower() in self.values:
-            return True, self.values[name.lower()]
-        return False, None
-
-    def set(self, name: str, value: Any) -> bool:
-        if name.lower() not in self.values:
-            return False
-        self.values[name.lower()] = value
-        return True
-
-
-class ErrorRecord(DotNetObject):
-    """`$_` in a catch block."""
-
-    TYPE = "System.Management.Automation.ErrorRecord"
-    DISPLAY = ("Exception", "CategoryInfo", "FullyQualifiedErrorId", "TargetObject")
-
-    def __init__(self, error: PSError) -> None:
-        self.error = error
-
-    def p_exception(self) -> ExceptionObject:
-        return ExceptionObject(self.error)
-
-    def p_fullyqualifiederrorid(self) -> str:
-        return self.error.error_id + (f",{self.error.command}" if self.error.command else "")
-
-    def p_targetobject(self) -> Any:
-        return self.error.target
-
-    def p_categoryinfo(self) -> str:
-        return self.error.category
-
-    def p_scriptstacktrace(self) -> str:
-        return ""
-
-    def m_tostring(self, args: list[Any]) -> str:
-        return self.error.message
-
-    def to_string(self) -> str:
-        return self.error.message
-
-
-class ExceptionObject(DotNetObject):
-    DISPLAY = ("Message",)
-
-    def __init__(self, error: PSError) -> None:
-        self.error = error
-
-    @property
-    def type_name(self) -> str:
-        return self.error.exception_type
-
-    def p_message(self) -> str:
-        return self.error.message
-
-    def p_innerexception(self) -> ExceptionObject | None:
-        return ExceptionObject(self.error.inner) if self.error.inner else None
-
-    def m_tostring(self, args: list[Any]) -> str:
-        return f"{self.error.exception_type}: {self.error.message}"
-
-    def to_string(self) -> str:
-        return self.error.message
-
-
-EXCEPTION_BASES = {
-    "System.Management.Automation.MethodInvocationException": "System.Management.Automation.MethodException",
-    "System.Management.Automation.MethodException": "System.Management.Automation.RuntimeException",
-    "System.Management.Automation.ItemNotFoundException": "System.Management.Automation.SessionStateException",
-    "System.Management.Automation.DriveNotFoundException": "System.Management.Automation.SessionStateException",
-    "System.Management.Automation.SessionStateException": "System.Management.Automation.RuntimeException",
-    "System.Management.Automation.PSInvalidCastException": "System.InvalidCastException",
-    "System.Management.Automation.ActionPreferenceStopException": "System.Management.Automation.RuntimeException",
-    "System.Management.Automation.RuntimeException": "System.SystemException",
-    "System.Security.Principal.IdentityNotMappedException": "System.SystemException",
-    "System.ArgumentOutOfRangeException": "System.ArgumentException",
-    "System.ArgumentException": "System.SystemException",
-    "System.InvalidOperationException": "System.SystemException",
-    "System.InvalidCastException": "System.SystemException",
-    "System.SystemException": "System.Exception",
-}
-
-
-def _is_subtype(type_name: str, wanted: str) -> bool:
-    wanted = wanted.lower()
-    current: str | None = type_name
-    while current:
-        if current.lower() in (wanted, "system." + wanted) or current.rsplit(".", 1)[-1].lower() == wanted:
-            return True
-        current = EXCEPTION_BASES.get(current, "System.Exception" if current != "System.Exception" else None)
-    return False
 
 
 class Interpreter:
@@ -372,7 +263,7 @@ class Interpreter:
         except PSError as error:
             for clause in statement.catches:
                 if not clause.types or any(
-                    _is_subtype(t, wanted) for wanted in clause.types for t in error.exception_types()
+                    is_subtype(t, wanted) for wanted in clause.types for t in error.exception_types()
                 ):
                     saved = self.scope.vars.get("_", MISSING)
                     self.scope.vars["_"] = ErrorRecord(error)
@@ -545,8 +436,6 @@ class Interpreter:
         key = native_name(name)
         if key is not None:
             return self.call_native(key, name, command, items)
-        if name.lower().endswith((".exe", ".cmd", ".bat", ".ps1", ".com")) or "\\" in name:
-            raise NotSimulated(described)
         raise NotSimulated(described)
 
     def call_native(self, key: str, name: str, command: n.Command, items: list[Any] | None) -> list[Any]:
@@ -845,155 +734,7 @@ class Interpreter:
         return self.binary(op, left, right)
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
-        if op == "-xor":
-            return truthy(left) != truthy(right)
-        if op in ("+", "-", "*", "/", "%"):
-            return self.arithmetic(op, left, right)
-        if op == "..":
-            start, end = to_int(left), to_int(right)
-            step = 1 if end >= start else -1
-            return list(range(start, end + step, step))
-        if op == "-f":
-            return self.format(to_string(left), enumerate_value(right) if isinstance(right, list) else [right])
-        if op in ("-band", "-bor", "-bxor", "-shl", "-shr"):
-            a, b = to_int(left), to_int(right)
-            result = {"-band": a & b, "-bor": a | b, "-bxor": a ^ b, "-shl": a << b, "-shr": a >> b}[op]
-            return EnumValue(left.enum, result) if isinstance(left, EnumValue) else result
-        if op in ("-is", "-isnot"):
-            info = right if isinstance(right, pstypes.TypeInfo) else pstypes.find(to_string(right))
-            return info.is_instance(left) == (op == "-is")
-        if op == "-as":
-            info = right if isinstance(right, pstypes.TypeInfo) else pstypes.find(to_string(right))
-            try:
-                return info.convert(self, left)
-            except PSError:
-                return None
-        return self.comparison(op, left, right)
-
-    def comparison(self, op: str, left: Any, right: Any) -> Any:
-        case_sensitive = op.startswith("-c") and op[2:] in (
-            "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains", "notcontains",
-            "in", "notin", "replace", "split")  # fmt: skip
-        base = "-" + op[2:] if op.startswith(("-c", "-i")) and op[2:] in (
-            "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains", "notcontains",
-            "in", "notin", "replace", "split") else op  # fmt: skip
-        if base in ("-contains", "-notcontains"):
-            found = any(equals(item, right, case_sensitive) for item in enumerate_value(left))
-            return found == (base == "-contains")
-        if base in ("-in", "-notin"):
-            found = any(equals(item, left, case_sensitive) for item in enumerate_value(right))
-            return found == (base == "-in")
-        if base == "-replace":
-            pattern, replacement = (right + [""])[:2] if isinstance(right, list) else (right, "")
-            flags = 0 if case_sensitive else re.I
-            regex = re.compile(dotnet_regex(to_string(pattern)), flags)
-            result = [regex.sub(dotnet_replacement(to_string(replacement)), to_string(item))
-                      for item in enumerate_value(left)]
-            return result if isinstance(left, list) else result[0]
-        if base == "-split":
-            pattern = right[0] if isinstance(right, list) else right
-            flags = 0 if case_sensitive else re.I
-            return [part for item in enumerate_value(left)
-                    for part in re.split(dotnet_regex(to_string(pattern)), to_string(item), flags=flags)]
-        if base == "-join":
-            return to_string(right).join(to_string(v) for v in enumerate_value(left))
-        test = self.scalar_test(base, right, case_sensitive)
-        if isinstance(left, list):
-            return [item for item in left if test(item)]
-        return test(left)
-
-    def scalar_test(self, op: str, right: Any, case_sensitive: bool) -> Any:
-        if op == "-eq":
-            return lambda v: equals(v, right, case_sensitive)
-        if op == "-ne":
-            return lambda v: not equals(v, right, case_sensitive)
-        if op in ("-gt", "-ge", "-lt", "-le"):
-            table = {"-gt": lambda c: c > 0, "-ge": lambda c: c >= 0, "-lt": lambda c: c < 0, "-le": lambda c: c <= 0}
-            return lambda v: table[op](compare(v, right, case_sensitive))
-        if op in ("-like", "-notlike"):
-            return lambda v: like(v, right, case_sensitive) == (op == "-like")
-        if op in ("-match", "-notmatch"):
-            regex = re.compile(dotnet_regex(to_string(right)), 0 if case_sensitive else re.I)
-
-            def match(value: Any) -> bool:
-                found = regex.search(to_string(value))
-                if found and op == "-match":
-                    groups = PSHashtable()
-                    groups[0] = found.group(0)
-                    for i, group in enumerate(found.groups(), 1):
-                        if group is not None:
-                            groups[i] = group
-                    for name, group in found.groupdict().items():
-                        if group is not None:
-                            groups[name] = group
-                    self.scope.vars["matches"] = groups
-                return (found is not None) == (op == "-match")
-
-            return match
-        raise NotSimulated(f"the operator {op}")
+        return operators.binary(self, op, left, right)
 
     def arithmetic(self, op: str, left: Any, right: Any) -> Any:
-        if op == "+":
-            if left is None:
-                return right
-            if isinstance(left, str):
-                return left + to_string(right)
-            if isinstance(left, list):
-                return left + (right if isinstance(right, list) else [right])
-            if isinstance(left, PSHashtable):
-                if not isinstance(right, PSHashtable):
-                    raise PSError("A hash table can only be added to another hash table.",
-                                  error_id="AddHashTableToNonHashTable")
-                merged = PSHashtable(left)
-                for key, value in right.items():
-                    if merged.has(key):
-                        raise PSError(f"Item has already been added. Key in dictionary: '{key}'  Key being added: "
-                                      f"'{key}'", exception_type="System.ArgumentException")
-                    merged.set_ci(key, value)
-                return merged
-            return to_number(left) + to_number(right)
-        if op == "*" and isinstance(left, str):
-            return left * to_int(right)
-        if op == "*" and isinstance(left, list):
-            return left * to_int(right)
-        a, b = to_number(left), to_number(right)
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if b == 0:
-            raise PSError("Attempted to divide by zero.", exception_type="System.DivideByZeroException",
-                          error_id="RuntimeException")
-        if op == "/":
-            result = a / b
-            return int(result) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else result
-        return a % b
-
-    def format(self, template: str, args: list[Any]) -> str:
-        def replace(match: re.Match[str]) -> str:
-            if match.group(0) in ("{{", "}}"):
-                return match.group(0)[0]
-            index, align, spec = int(match.group(1)), match.group(2), match.group(3)
-            if index >= len(args):
-                raise PSError("Error formatting a string: Index (zero based) must be greater than or equal to zero "
-                              "and less than the size of the argument list..", error_id="FormatError")
-            value = args[index]
-            if spec:
-                kind, digits = spec[0], spec[1:]
-                if kind in "xX":
-                    text = format(to_int(value), f"0{digits or 0}{kind}")
-                elif kind in "dD":
-                    text = str(to_int(value)).zfill(int(digits or 0))
-                elif kind in "fFnN":
-                    places = int(digits) if digits else 2
-                    text = format(float(to_number(value)), f"{',' if kind in 'nN' else ''}.{places}f")
-                else:
-                    raise NotSimulated(f"the format specifier {{{index}:{spec}}}")
-            else:
-                text = to_string(value)
-            if align:
-                width = int(align)
-                text = text.rjust(width) if width > 0 else text.ljust(-width)
-            return text
-
-        return re.sub(r"\{\{|\}\}|\{(\d+)(?:,(-?\d+))?(?::([^}]*))?\}", replace, template)
+        return operators.arithmetic(op, left, right)

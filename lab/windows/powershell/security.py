@@ -28,6 +28,7 @@ from lab.windows.netenum import (
     WELL_KNOWN_SIDS,
     CastError,
     EnumType,
+    int32,
 )
 from lab.windows.powershell import types as pstypes
 from lab.windows.powershell.errors import NotSimulated
@@ -36,11 +37,6 @@ from lab.windows.powershell.values import DotNetObject, EnumValue, to_string
 NOT_MAPPED = "System.Security.Principal.IdentityNotMappedException"
 SID_TYPE = "System.Security.Principal.SecurityIdentifier"
 ACCOUNT_TYPE = "System.Security.Principal.NTAccount"
-
-
-def _int32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - 0x100000000 if value & 0x80000000 else value
 
 
 def _enum_arg(enum: EnumType, value: Any) -> int:
@@ -187,7 +183,7 @@ class FileSystemAccessRule(DotNetObject):
         self.allow = allow
 
     def p_filesystemrights(self) -> EnumValue:
-        return EnumValue(FILE_SYSTEM_RIGHTS, _int32(self.mask))
+        return EnumValue(FILE_SYSTEM_RIGHTS, int32(self.mask))
 
     def p_accesscontroltype(self) -> EnumValue:
         return EnumValue(ACCESS_CONTROL_TYPE, 0 if self.allow else 1)
