@@ -4,6 +4,7 @@ Out-*, Write-*, New-Object, Add-Type, Import-Module, Set-StrictMode."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from lab.windows.powershell import types as pstypes
@@ -151,6 +152,9 @@ def select_object(call: Call) -> list[Any]:
         return out
     if call.has("Property"):
         specs = enumerate_value(call.get("Property"))
+        wild = [to_string(s) for s in specs if isinstance(s, str) and re.search(r"[*?\[]", s)]
+        if wild:
+            raise NotSimulated(f"Select-Object -Property with wildcards ({', '.join(wild)})")
         return [dict(_property_value(call, item, spec) for spec in specs) for item in items]
     return items
 
