@@ -636,7 +636,7 @@ def new_self_signed(
 ) -> dict[str, Any]:  # fmt: skip
     """New-SelfSignedCertificate -DnsName ... [-KeyExportPolicy] [-Provider] [-CertStoreLocation]: the defaults of
     the real cmdlet (RSA 2048, SHA-256, CN=<first DNS name>, SAN DNS names, Client+Server Authentication, one year,
-    key in the store with the certificate). For the PowerShell evaluator; no command form calls it yet."""
+    key in the store with the certificate). The PowerShell subset's cmdlet calls it."""
     sid = find_store(state, store)
     if sid is None:
         raise LookupError(f"Cannot find path 'Cert:\\{store}' because it does not exist.")

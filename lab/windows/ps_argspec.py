@@ -123,6 +123,10 @@ class _Reader:
             return self._single_quoted()
         if self.peek('"'):
             return self._double_quoted()
+        if self.peek("("):  # a parenthesised expression: kept as text, e.g. -failifempty ($mode -in @("a"))
+            start = self.pos
+            self._brackets("(", ")")
+            return Expression(text[start : self.pos])
         if self.peek("["):  # a cast such as [Ordered]@{...} or [Func[...]] { ... }
             start = self.pos
             self._brackets("[", "]")
@@ -265,7 +269,7 @@ class LegacyParam:
 
     name: str
     type: str | None = None
-    failifempty: bool = False
+    failifempty: bool | Expression = False  # an Expression: a condition on other options (win_copy's src)
     aliases: list[str] = dataclasses.field(default_factory=list)
     validateset: list[Any] | None = None
     default: Any = None
@@ -363,7 +367,8 @@ def _legacy_params(text: str) -> list[LegacyParam]:
             LegacyParam(
                 name=name,
                 type=args.get("type"),
-                failifempty=bool(args.get("failifempty")),
+                failifempty=failifempty if isinstance(failifempty := args.get("failifempty"), Expression)
+                else bool(failifempty),
                 aliases=aliases if isinstance(aliases, list) else [aliases],
                 validateset=None if validateset is None else (
                     validateset if isinstance(validateset, list) else [validateset]

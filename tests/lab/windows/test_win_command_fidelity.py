@@ -90,6 +90,17 @@ def test_output_encoding_override_decodes_and_an_unknown_name_fails_before_runni
     assert "État" in call(host, "win_command", _raw_params="vssadmin list writers")["stdout"]
 
 
+def test_scripts_start_in_the_profile_directory_or_chdir() -> None:
+    # A WinRS shell (and so the module's powershell.exe) starts in %USERPROFILE%; Start-AnsibleWindowsProcess starts
+    # the command in -WorkingDirectory (chdir), where a script's relative paths resolve.
+    host = host_for({"files": {"C:\\Data\\a.txt": {"type": "file", "content": "x"}}})
+    assert call(host, "win_shell", _raw_params="(Get-Location).Path")["stdout"] == "C:\\Users\\u\r\n"
+    moved = call(host, "win_shell", _raw_params="(Get-Location).Path; Test-Path a.txt", chdir="C:\\Data")
+    assert moved["stdout"] == "C:\\Data\r\nTrue\r\n"
+    assert call(host, "win_command", _raw_params="powershell.exe -Command Test-Path a.txt",
+                chdir="C:\\Data")["stdout"] == "True\r\n"
+
+
 def test_win_shell_trims_cmd() -> None:
     # win_shell.ps1 line 69: $cmd = $module.Params.cmd.Trim(); line 77: the result's cmd is the trimmed text.
     result = call(host_for(), "win_shell", _raw_params="  Get-Service VSS  ")

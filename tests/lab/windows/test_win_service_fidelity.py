@@ -303,6 +303,25 @@ def test_sc_triggerinfo_is_read_back_by_win_service_info() -> None:
     assert run_script(host, "sc.exe triggerinfo BITS start/bogus", shell="cmd").rc == 87
 
 
+def test_get_service_lists_services_not_drivers_and_opens_by_any_name() -> None:
+    # ServiceController.GetServices (Get-Service without -Name) lists Win32 services only, sorted by name; -Name with
+    # wildcards matches service names, a plain name opens a service, a driver or a display name; StartType of a
+    # driver is Boot / System (ServiceStartMode); `sc` in PowerShell is Set-Content, `sc.exe` the executable.
+    host = _host()
+    names = run_script(host, "Get-Service | ForEach-Object Name", shell="powershell").objects
+    assert "cdrom" not in names and names == sorted(names, key=str.lower)
+    cdrom = run_script(host, "Get-Service cdrom | ForEach-Object { [string]$_.StartType }", shell="powershell")
+    assert cdrom.objects == ["System"]
+    assert run_script(host, "Get-Service -Name 'Background Intelligent Transfer Service', Win* | ForEach-Object Name",
+                      shell="powershell").objects == ["BITS", "WinDefend", "WindowsAzureGuestAgent", "Winmgmt",
+                                                      "WinRM"]
+    assert run_script(host, "Get-Service Nope*", shell="powershell").stderr == ""
+    alias = run_script(host, "sc triggerinfo BITS delete", shell="powershell")
+    assert "A positional parameter cannot be found that accepts argument 'delete'." in alias.stderr
+    assert run_script(host, "sc.exe triggerinfo BITS delete; $LASTEXITCODE", shell="powershell").objects == [
+        "[SC] ChangeServiceConfig2 SUCCESS", 0]
+
+
 @pytest.mark.lab
 def test_playbook_environment_and_forced_restart_reach_the_lab(make_lab: Any) -> None:
     # The task environment travels in module_wrapper's Environment parameter (ansible-core module_manifest.py);
