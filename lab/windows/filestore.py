@@ -61,7 +61,10 @@ def local_share(path: str) -> str | None:
 
 
 def normalize(path: str) -> str:
+    """The path as Windows resolves it (GetFullPathName): `/` is `\\`, repeated separators after the start collapse,
+    a trailing `\\.` goes, the drive letter is upper-case."""
     text = local_share(path) or path.strip().replace("/", "\\")
+    text = text[:2] + re.sub(r"\\{2,}", r"\\", text[2:])
     while text.endswith("\\."):
         text = text[:-2]
     if len(text) >= 2 and text[1] == ":":

@@ -96,6 +96,7 @@ class Interpreter:
         self.location_stack: list[str] = []
         self.drives: dict[str, tuple[str, str]] = {}
         self.recorder: Any = None
+        self.commands_invoked = 0  # cmdlets and native executables run so far
         self.legacy_result: dict[str, Any] | None = None
         self.module_args: dict[str, Any] | None = None
         for name, value in (("ErrorActionPreference", "Continue"), ("OFS", " "), ("true", True),
@@ -175,11 +176,11 @@ class Interpreter:
         """Run a script's statements at the top level (errors that escape stop the script)."""
         for statement in body.statements:
             self.last_native = False
-            errors_before = len(self.error_sinks[0])
+            errors_before, commands_before = len(self.error_sinks[0]), self.commands_invoked
             self.exec_statement(statement, out)
             self.last_failed = len(self.error_sinks[0]) > errors_before
-            if record and self.recorder is not None:
-                self.recorder(statement.text)
+            if record and self.recorder is not None and self.commands_invoked > commands_before:
+                self.recorder(statement.text)  # a statement that ran a cmdlet or an executable
 
     def exec_block(self, statements: list[n.Node], out: list[Any]) -> None:
         for statement in statements:
@@ -423,6 +424,7 @@ class Interpreter:
             return self.call_function(function, self.command_arguments(command), items)
         spec = REGISTRY.get(name.lower())
         if spec is not None:
+            self.commands_invoked += 1
             if items is not None and not spec.pipeline:
                 raise NotSimulated(f"pipeline input to {spec.name} ({described})")
             args = bind(spec, self.command_arguments(command))
@@ -432,6 +434,7 @@ class Interpreter:
             return list(result) if result is not None else []
         key = native_name(name)
         if key is not None:
+            self.commands_invoked += 1
             return self.call_native(key, name, command, items)
         raise NotSimulated(described)
 

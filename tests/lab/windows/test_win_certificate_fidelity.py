@@ -316,8 +316,9 @@ def test_private_keys_self_signed_certificates_and_pfx_import() -> None:
     assert "Key not valid for use in specified state." in denied["msg"]
     call(host, "win_certificate_store", state="exported", thumbprint=made["Exportable"], file_type="pkcs12",
          path=f"{DIR}\\out\\y.pfx", password="pw")
+    # (the doubled separator is the upstream test's: GetFullPathName collapses it)
     load = ("$cert = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2\n"
-            f'$cert.Import("{DIR}\\out\\y.pfx", "{{0}}", 0)\n$cert.HasPrivateKey')
+            f'$cert.Import("{DIR}\\\\out\\\\y.pfx", "{{0}}", 0)\n$cert.HasPrivateKey')
     assert _shell(host, load.format("pw")) == ["True"]
     wrong = call(host, "win_shell", _raw_params=load.format("nope"))
     assert 'Exception calling "Import" with "3" argument(s): "The specified network password is not correct.' in \
