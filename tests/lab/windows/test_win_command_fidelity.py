@@ -57,6 +57,9 @@ def test_creates_and_removes_use_test_ansible_path() -> None:
         assert refused["failed"] is True
         assert refused["msg"].startswith("argument for creates is of type System.String and we were unable to "
                                          "convert to path")
+    # a share of another machine: the lab has no network, so the check names what it cannot answer
+    remote = call(host, "win_command", _raw_params="vssadmin list writers", creates="\\\\server\\share\\x")
+    assert remote["failed"] is True and "not simulated: network (UNC) paths" in remote["msg"]
 
 
 def test_chdir_must_exist_and_be_a_directory() -> None:
