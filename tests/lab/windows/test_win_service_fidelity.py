@@ -129,6 +129,19 @@ def test_domain_account_case_and_returned_username() -> None:
     assert call(host, "win_service_info", name="SQLWriter")["services"][0]["username"] == "NT AUTHORITY\\SYSTEM"
 
 
+def test_a_bare_local_user_comes_back_translated_like_the_read_back() -> None:
+    # win_service.ps1 line 310: the diff's (and so the result's) username is
+    # $desiredSid.Translate([NTAccount]).Value: a bare local name comes back as HOST\name, which is what the upstream
+    # test's read-back ([NTAccount]'user' -> SecurityIdentifier -> NTAccount) prints.
+    host = _host(user="labadmin")  # the WinRM user, a local account of the host
+    read_back = "$user = [System.Security.Principal.NTAccount]'labadmin'\n" \
+                "$user.Translate([System.Security.Principal.SecurityIdentifier]).Translate(" \
+                "[System.Security.Principal.NTAccount]).Value"
+    expected = run_script(host, read_back, shell="powershell").stdout.strip()
+    result = call(host, "win_service", name="BITS", username="labadmin", password="p")
+    assert result["changed"] is True and result["username"] == expected == "VM1\\labadmin"
+
+
 # -- item 6: name only on a missing service ----------------------------------------------------------------
 def test_name_only_on_a_missing_service_reports_it_absent() -> None:
     # win_service.ps1 line 1068: nothing to detect -> after = before = "" -> exists false, no failure.
