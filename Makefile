@@ -2,6 +2,8 @@
 .PHONY: demo test lint bootstrap lab-down clean
 
 VENV := .venv/bin
+# Test files run in parallel, one file per worker (a file's lab fixtures stay in one process).
+TEST_WORKERS ?= 2
 export REMEDIATE_HOME ?= $(CURDIR)/.state
 
 bootstrap:
@@ -14,7 +16,7 @@ demo:
 test:
 	@scripts/bootstrap.sh --test
 	$(VENV)/ruff check .
-	$(VENV)/python -m pytest -q -p no:cacheprovider
+	$(VENV)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 lint: test
 

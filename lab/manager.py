@@ -16,13 +16,23 @@ from orchestrator.errors import UsageError
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS / "default.yml"
-PLATFORMS = ("windows", "linux")
+PLATFORMS = ("windows", "linux", "azure")  # azure: a VM known only to the control plane (no guest to reach)
+GUESTS = ("windows", "linux")
 
 
 def _backends() -> dict:
-    from lab import linux, windows
+    from lab import azure, linux, windows
 
-    return {"windows": windows, "linux": linux}
+    return {"windows": windows, "linux": linux, "azure": azure}
+
+
+def _azure_inventory(hosts: dict[str, dict], hostvars: dict[str, dict]) -> dict[str, dict]:
+    """Host vars for `platform: azure` hosts: they run on the control node (their playbooks call ARM only)."""
+    import sys
+
+    return {name: {"remediate_platform": "azure", "ansible_connection": "local",
+                   "ansible_python_interpreter": sys.executable} | hostvars[name]
+            for name, spec in hosts.items() if spec["platform"] == "azure" and name in hostvars}
 
 
 def load_scenario(path: Path | None, _depth: int = 0) -> dict[str, dict]:
@@ -64,13 +74,23 @@ def up(workdir: Path, scenario: Path | None = None) -> dict:
     inventory: dict[str, dict] = {"all": {"children": {}}}
     started: list[str] = []
     try:
-        for platform in PLATFORMS:
-            group = {n: s for n, s in hosts.items() if s["platform"] == platform}
+        for platform in GUESTS:  # a host's `azure:` section is for the ARM endpoint, not for its guest's lab
+            group = {n: {k: v for k, v in s.items() if k != "azure"} for n, s in hosts.items()
+                     if s["platform"] == platform}
             if not group:
                 continue
             hostvars = backends[platform].start(group, workdir / platform)
             started.append(platform)
             inventory["all"]["children"][platform] = {"hosts": hostvars}
+        azure_vars = backends["azure"].start(hosts, workdir / "azure")  # hosts with `azure:` or platform azure
+        if azure_vars:
+            started.append("azure")
+            children = inventory["all"]["children"]
+            for name, extra in azure_vars.items():
+                if hosts[name]["platform"] in GUESTS:
+                    children[hosts[name]["platform"]]["hosts"][name].update(extra)
+            if any(s["platform"] == "azure" for s in hosts.values()):
+                children["azure"] = {"hosts": _azure_inventory(hosts, azure_vars)}
     except Exception:
         for platform in started:
             backends[platform].stop(workdir / platform)
@@ -100,9 +120,12 @@ def status(workdir: Path) -> dict:
     info = json.loads(meta.read_text())
     backends = _backends()
     hosts: dict[str, dict] = {}
-    for platform in PLATFORMS:
+    for platform in GUESTS:
         if (workdir / platform).exists():
             for name, state in backends[platform].status(workdir / platform).items():
                 hosts[name] = {"platform": platform} | state
+    if (workdir / "azure").exists():  # the VM as Azure sees it, beside the guest's state
+        for name, state in backends["azure"].status(workdir / "azure").items():
+            hosts.setdefault(name, {"platform": info["hosts"].get(name, "azure")})["azure"] = state
     return {"lab": "up", "scenario": info["scenario"], "inventory": str(workdir / "inventory.yml"),
             "hosts": hosts}

@@ -38,6 +38,7 @@ class TaskResult:
     msg: str | None = None
     diff: list[dict] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)  # readable lines: what changed / would change
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         d: dict[str, object] = {"host": self.host, "name": self.task, "action": self.action,
@@ -48,6 +49,8 @@ class TaskResult:
             d["msg"] = self.msg
         if self.changes:
             d["changes"] = self.changes
+        if self.warnings:
+            d["warnings"] = self.warnings
         if self.diff:
             d["diff"] = self.diff
         return d
@@ -152,12 +155,17 @@ def run_playbook(
     result = PlaybookRun(playbook=str(playbook.relative_to(root)), status="error", rc=None,
                          artifacts=data_dir / "artifacts")
     cancel = _Cancel()
+    first_failure: dict[str, str] = {}  # host -> the first failed task's message
+    stats: dict[str, dict] = {}
 
     def handle(event: dict) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         res = data.get("res") or {}
         host = data.get("host") or ""
+        if kind == "playbook_on_stats":  # the final word on which hosts failed (a rescued failure is not one)
+            stats.update({k: data.get(k) or {} for k in ("failures", "dark", "rescued")})
+            return True
         status = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
                   "runner_on_unreachable": "unreachable", "runner_item_on_ok": "ok",
                   "runner_item_on_failed": "failed", "runner_item_on_skipped": "skipped"}.get(kind)
@@ -165,6 +173,8 @@ def run_playbook(
             return True
         if kind == "runner_on_failed" and data.get("ignore_errors"):
             status = "ok"
+        elif status == "failed" and isinstance(res, dict) and (res.get("azure_error") or {}).get("kind") == "auth":
+            status = "unreachable"  # Azure refused our credentials: like a host refusing them (exit 6)
         changed = bool(res.get("changed")) if isinstance(res, dict) else False
         if status == "ok" and changed:
             status = "changed"
@@ -172,7 +182,7 @@ def run_playbook(
         if not is_item and isinstance(res, dict) and res.get("results") is not None:
             # a loop's summary event: its items were reported one by one already
             if status == "failed":
-                result.failed.setdefault(host, _short(res.get("msg") or "one or more items failed"))
+                first_failure.setdefault(host, _short(res.get("msg") or "one or more items failed"))
             return True
         diff = res.get("diff") if isinstance(res, dict) else None
         diffs = (diff if isinstance(diff, list) else [diff]) if diff else []
@@ -181,7 +191,10 @@ def run_playbook(
         tr = TaskResult(
             host=host, task=data.get("task") or "", action=data.get("task_action") or "",
             status=status, changed=changed, item=item,
-            msg=_short(res.get("msg") or res.get("stderr") or "") if status in ("failed", "unreachable") else None,
+            msg=(_short(res.get("msg") or res.get("stderr") or "") if status in ("failed", "unreachable")
+                 else _short(res.get("msg")) if isinstance(res, dict) and isinstance(res.get("msg"), str)
+                 and not (data.get("task_action") or "").endswith("debug") else None) or None,
+            warnings=[_short(w) for w in (res.get("warnings") or [])] if isinstance(res, dict) else [],
             diff=diffs,
             changes=describe(data.get("task_action") or "", module_args, diffs, item) if changed else [],
         )
@@ -189,9 +202,9 @@ def run_playbook(
         if status == "unreachable":
             result.unreachable[host] = tr.msg or "unreachable"
         elif status == "failed" and not is_item:
-            result.failed.setdefault(host, tr.msg or f"task {tr.task!r} failed")
+            first_failure.setdefault(host, tr.msg or f"task {tr.task!r} failed")
         elif status == "failed":
-            result.failed.setdefault(host, tr.msg or f"task {tr.task!r} failed on {tr.item}")
+            first_failure.setdefault(host, tr.msg or f"task {tr.task!r} failed on {tr.item}")
         facts = res.get("ansible_facts") if isinstance(res, dict) else None
         if isinstance(facts, dict):
             if isinstance(facts.get("remediate_diagnosis"), dict):
@@ -235,6 +248,12 @@ def run_playbook(
         result.duration = time.monotonic() - started
         _scrub_command_artifact(result.artifacts / "run")
     result.artifacts = result.artifacts / "run"
+    if stats:  # a failure a block's rescue handled does not fail the host; the stats say which did
+        for host, count in stats["failures"].items():
+            if count:
+                result.failed[host] = first_failure.get(host, "a task failed")
+    else:
+        result.failed.update(first_failure)
     if cancel.requested:
         raise KeyboardInterrupt
     if result.status in ("failed", "error") and not result.failed and not result.unreachable:

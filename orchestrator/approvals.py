@@ -73,8 +73,6 @@ def _unchanged_project(catalog: Catalog, plan: dict) -> str | None:
     rb_file = catalog.root / "runbooks" / f"{rb.id}.yml"
     if body.get("runbook_sha256") != file_digest(rb_file):
         return f"runbook {rb.id} changed since the plan"
-    if body.get("shared_sha256") != shared_playbook_digest():
-        return "playbook variables, filters or templates changed since the plan"
     steps = {s.id: s for s in rb.ladder}
     for host in body["hosts"].values():
         for entry in host["steps"]:
@@ -86,6 +84,8 @@ def _unchanged_project(catalog: Catalog, plan: dict) -> str | None:
                 return f"playbook {step.playbook} changed since the plan"
             if {**rb.vars, **step.vars} != entry.get("vars"):
                 return f"the variables of step {step.id} changed since the plan"
+    if body.get("shared_sha256") != shared_playbook_digest():
+        return "the playbooks (a variables file, filter, template or included file) changed since the plan"
     return None
 
 

@@ -131,6 +131,15 @@ def _certificate(args: Mapping[str, Any], _diff: Mapping[str, Any], item: str | 
     return [f"{store}: {args.get('state', 'present')} certificate from {args.get('path')}"]
 
 
+def _package(args: Mapping[str, Any], _diff: Mapping[str, Any]) -> list[str]:
+    what = args.get("path") or args.get("product_id") or "package"
+    if args.get("state") == "absent":
+        return [f"uninstall {what}" + (f" (product {args['product_id']})" if args.get("product_id") else "")]
+    extra = f" {args['arguments']}" if args.get("arguments") else ""
+    product = f" (product {args['product_id']})" if args.get("product_id") and args.get("path") else ""
+    return [f"install {what}{extra}{product}"]
+
+
 def _command(args: Mapping[str, Any], _diff: Mapping[str, Any]) -> list[str]:
     text = args.get("cmd") or args.get("_raw_params") or args.get("script") or " ".join(args.get("argv") or [])
     first = next((line.strip() for line in str(text).splitlines() if line.strip() and not line.strip().startswith(
@@ -160,6 +169,7 @@ _BY_MODULE: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]
     "win_service": _service,
     "win_acl": _acl,
     "win_acl_inheritance": _acl_inheritance,
+    "win_package": _package,
     "win_command": _command,
     "win_shell": _command,
     "win_powershell": _command,

@@ -158,6 +158,7 @@ class App:
                               "platform": rb.step_platform(s).value, "playbook": s.playbook, "vars": s.vars,
                               "changes": s.changes.get(args.lang) if s.changes else None,
                               "guidance": s.guidance.get(args.lang) if s.guidance else None,
+                              "rollback": s.rollback.get(args.lang) if s.rollback else None,
                               "idempotent": s.idempotent})
             entry = next((e for e in rb.codes if e.code == match.code), None)
             self.emit_json({
@@ -374,7 +375,7 @@ class App:
             print_outcome(self.out, outcome, req.runbook, req.code)
 
     def alert(self, args: argparse.Namespace) -> int:
-        from .alerts import AlertError, map_hosts, parse
+        from .alerts import AlertError, map_hosts, parse, resolve_codes
         from .catalog import load_catalog
         from .engine import Request
         from .inventory import load_inventory
@@ -391,7 +392,7 @@ class App:
                                  requester=requester, status="rejected", result={"error": exc.message})
             raise
         inv = load_inventory(self._inventory_path(args))
-        parsed = map_hosts(parsed, inv)
+        parsed = map_hosts(resolve_codes(parsed, cat, self.env.environ), inv)
         policy = self._policy(args)
         rows, codes = [], []
         for item in parsed:

@@ -112,10 +112,10 @@ def _digest(data: object) -> str:
 
 
 def shared_playbook_digest() -> str:
-    """What every playbook may load besides itself: playbooks/vars, filter_plugins and templates."""
+    """Every file of the playbooks tree (vars, filters, templates, task files included by playbooks, ...): a plan
+    is approved for the exact project it was made with."""
     root = project_dir() / "playbooks"
-    files = sorted(p for sub in ("vars", "filter_plugins", "linux/templates", "windows/templates", "templates")
-                   for p in (root / sub).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     return _digest({str(p.relative_to(root)): file_digest(p) for p in files})
 
 
@@ -151,6 +151,8 @@ class Engine:
     def _decide(self, rid: str, rule: str, outcome: str, reason: str, host: str | None = None) -> None:
         self._decisions.append({"rule": rule, "outcome": outcome, "reason": reason, "host": host})
         self.store.record_decision(rid, rule=rule, outcome=outcome, reason=reason, host=host)
+        if outcome in ("skip", "refuse"):
+            self.ui.note(f"policy ({rule}): {reason}")
 
     # -- playbook runs ------------------------------------------------------------------------------------
     def _run(self, rid: str, host: Host, *, phase: str, playbook: Path, check: bool, step: StepView | None,
@@ -275,6 +277,7 @@ class Engine:
             return HostOutcome(host.name, "no-change", msg or "nothing to fix", diagnosis=diag)
         outcome = HostOutcome(host.name, "failed", diagnosis=diag)
         applied_any = False
+        noop_steps: list[str] = []
         for idx, view in enumerate(views, start=1):
             step = view.step
             if idx < req.start_step:
@@ -298,6 +301,12 @@ class Engine:
                 entry = self._plan_entry(idx, view, check, host.name)
                 if _run_broke(outcome, host.name, check, f"step {step.id} (check mode)"):
                     return outcome
+                if gate != "approved" and not entry["would_change"]:
+                    # the host already is as this step would leave it: nothing to approve, nothing to run
+                    self._decide(rid, "no-op", "skip", f"step {idx} ({step.id}) would change nothing on "
+                                 f"{host.name}; the ladder goes on", host.name)
+                    noop_steps.append(step.id)
+                    continue
                 if gate == "approved":
                     approved = self._approved_entry(host.name, idx) or {}
                     if approved.get("signature") != entry["signature"]:
@@ -363,6 +372,12 @@ class Engine:
                 return self._unverified(outcome, idx, step.id, msg)
             outcome.diagnosis = diag
             self.ui.note(f"{host.name}: still failing after {step.id}: {msg}; next step of the ladder")
+        if not applied_any and noop_steps:
+            outcome.status = "manual"
+            outcome.message = (f"no automated step would change anything ({', '.join(noop_steps)}) while the "
+                               f"diagnosis still fails: {outcome.diagnosis and outcome.diagnosis.get('summary') or ''}"
+                               ).rstrip(": ")
+            return outcome
         outcome.status = "failed"
         outcome.message = "verification still fails after the last automated step"
         return outcome
@@ -392,6 +407,14 @@ class Engine:
             outcome.message = f"{outcome.message}; on-demand backup {found.get('status')}"
 
     # -- policy before anything runs -------------------------------------------------------------------------
+    def admit(self, request: Request, request_id: str) -> tuple[list[Host], list[HostOutcome], list[dict]]:
+        """The admission rules alone, recorded on `request_id`: (hosts to run, skipped outcomes, decisions).
+        The server applies them before it starts a run's process, so duplicates of an alert storm cost nothing."""
+        self.request = request
+        self._decisions = []
+        to_run, skipped = self._admit(request_id)
+        return to_run, skipped, list(self._decisions)
+
     def _admit(self, rid: str) -> tuple[list[Host], list[HostOutcome]]:
         """Dedup, error budget and cooldown for automatic sources. Returns (hosts to run, skipped outcomes)."""
         req = self.request

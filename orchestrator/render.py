@@ -79,6 +79,10 @@ def print_outcome(out: Console, outcome: Outcome, runbook: Runbook, code: str | 
         _add_row(table, h.host, h.status, h.message)
     out.print(table)
     for h in outcome.hosts:
+        summary = (h.diagnosis or {}).get("summary")
+        if summary:
+            out.print(f"[bold]{h.host}[/bold] diagnosis: {escape(str(summary))}")
+    for h in outcome.hosts:
         for later in h.later_steps:
             if later.get("automated"):
                 out.print(f"[bold]{h.host}[/bold] then, if needed, step {later['step']} ({later['id']}, risk "

@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    cast,
     create_engine,
     event,
     func,
@@ -314,6 +315,11 @@ class Store:
                               .where(dedup_keys.c.request_id == row.request_id))
         raise HostLockedError(f"dedup key {key} is contended; skipped")
 
+    def release_dedup(self, rid: str) -> int:
+        """Give back the dedup keys `rid` claimed (a request queued again must not be a duplicate of itself)."""
+        with self.engine.begin() as c:
+            return c.execute(dedup_keys.delete().where(dedup_keys.c.request_id == rid)).rowcount
+
     def last_change(self, host: str) -> tuple[datetime, str] | None:
         """When a run last changed `host` (an apply step that reported changes), and which request."""
         with self.engine.connect() as c:
@@ -351,26 +357,30 @@ class Store:
                 duration=duration))
 
     def history(self, host: str | None = None, limit: int = 50) -> list[dict]:
-        q = select(requests).order_by(requests.c.created_at.desc()).limit(limit * 4 if host else limit)
-        out = []
+        """The newest requests (of `host` when given) with their step results (without task lists) and decisions,
+        in three queries whatever the limit."""
+        q = select(requests).order_by(requests.c.created_at.desc())
+        if host:  # the JSON text of the hosts list holds the quoted name (SQLite and PostgreSQL alike)
+            q = q.where(cast(requests.c.hosts, String).like(f'%{json.dumps(host)}%'))
         with self.engine.connect() as c:
-            rows = [dict(r._mapping) for r in c.execute(q)]
-            for row in rows:
-                if host and host not in (row["hosts"] or []):
-                    continue
-                steps = c.execute(select(step_results).where(step_results.c.request_id == row["id"])
-                                  .order_by(step_results.c.id))
-                row["steps"] = [
-                    {k: v for k, v in dict(s._mapping).items() if k not in ("request_id", "tasks")}
-                    | {"tasks": len(s.tasks)} for s in steps]
-                row["decisions"] = [
-                    {k: v for k, v in dict(d._mapping).items() if k not in ("request_id", "id")}
-                    for d in c.execute(select(decisions).where(decisions.c.request_id == row["id"])
-                                       .order_by(decisions.c.id))]
-                out.append(row)
-                if len(out) >= limit:
-                    break
-        return out
+            rows = [dict(r._mapping) for r in c.execute(q.limit(limit * 4 if host else limit))]
+            rows = [r for r in rows if not host or host in (r["hosts"] or [])][:limit]
+            ids = [r["id"] for r in rows]
+            steps: dict[str, list[dict]] = {i: [] for i in ids}
+            found: dict[str, list[dict]] = {i: [] for i in ids}
+            if ids:
+                for s in c.execute(select(step_results).where(step_results.c.request_id.in_(ids))
+                                   .order_by(step_results.c.id)):
+                    steps[s.request_id].append(
+                        {k: v for k, v in dict(s._mapping).items() if k not in ("request_id", "tasks")}
+                        | {"tasks": len(s.tasks)})
+                for d in c.execute(select(decisions).where(decisions.c.request_id.in_(ids))
+                                   .order_by(decisions.c.id)):
+                    found[d.request_id].append(
+                        {k: v for k, v in dict(d._mapping).items() if k not in ("request_id", "id")})
+        for row in rows:
+            row["steps"], row["decisions"] = steps[row["id"]], found[row["id"]]
+        return rows
 
     # plans --------------------------------------------------------------------------------------------
     def save_plan(self, *, request_id: str, runbook: str, code: str | None, hosts: list[str], plan_hash: str,

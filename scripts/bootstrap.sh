@@ -11,6 +11,8 @@ need_apt=()
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v mkfs.ext4 >/dev/null || need_apt+=(e2fsprogs)
+[ "${1:-}" != "--test" ] || [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # browser tests
+[ "${1:-}" != "--test" ] || command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: need root to install: ${need_apt[*]} (or install them yourself)" >&2
@@ -19,6 +21,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if [[ " ${need_apt[*]} " == *" prometheus-alertmanager "* ]] && [ -d /run/systemd/system ]; then
+    # the package starts its own daemon on :9093/:9094; the tests start theirs on loopback, as needed
+    systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+  fi
 fi
 
 find_python() {

@@ -386,9 +386,7 @@ class _LegacyValidator:
     def _get(self, param: LegacyParam, given: dict[str, Any], lowered: dict[str, str]) -> Any:
         found = next((n for n in [param.name, *param.aliases] if n.lower() in lowered), None)
         if found is None:
-            if isinstance(param.failifempty, ps_argspec.Expression):
-                raise ps_argspec.SpecError(f"{self.module}: -failifempty {param.failifempty.text} is not evaluated")
-            if param.failifempty:
+            if param.failifempty is True:
                 raise ArgumentError(f"Get-AnsibleParam: Missing required argument: {param.name}")
             value = None if isinstance(param.default, ps_argspec.Expression) else param.default
         else:

@@ -123,10 +123,6 @@ class _Reader:
             return self._single_quoted()
         if self.peek('"'):
             return self._double_quoted()
-        if self.peek("("):  # a parenthesised expression: kept as text, e.g. -failifempty ($mode -in @("a"))
-            start = self.pos
-            self._brackets("(", ")")
-            return Expression(text[start : self.pos])
         if self.peek("["):  # a cast such as [Ordered]@{...} or [Func[...]] { ... }
             start = self.pos
             self._brackets("[", "]")
@@ -269,7 +265,7 @@ class LegacyParam:
 
     name: str
     type: str | None = None
-    failifempty: bool | Expression = False  # an Expression: a condition on other options (win_copy's src)
+    failifempty: bool | Expression = False  # an Expression: decided by the module at run time (its handler checks)
     aliases: list[str] = dataclasses.field(default_factory=list)
     validateset: list[Any] | None = None
     default: Any = None
@@ -367,8 +363,8 @@ def _legacy_params(text: str) -> list[LegacyParam]:
             LegacyParam(
                 name=name,
                 type=args.get("type"),
-                failifempty=failifempty if isinstance(failifempty := args.get("failifempty"), Expression)
-                else bool(failifempty),
+                failifempty=(args["failifempty"] if isinstance(args.get("failifempty"), Expression)
+                             else bool(args.get("failifempty"))),
                 aliases=aliases if isinstance(aliases, list) else [aliases],
                 validateset=None if validateset is None else (
                     validateset if isinstance(validateset, list) else [validateset]
@@ -395,6 +391,12 @@ def _command_args(text: str) -> dict[str, Any]:
             key = match.group(1).lower()
             if key in positional:
                 positional.remove(key)
+            reader.skip(newlines=False)
+            if reader.peek("("):  # a computed argument, e.g. win_copy's -failifempty ($copy_mode -in @(...))
+                start = reader.pos
+                reader._brackets("(", ")")
+                args[key] = Expression(text[start : reader.pos])
+                continue
             args[key] = reader.statement(command=True)
         elif positional:
             args[positional.pop(0)] = reader.statement(command=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.windows import accounts, vss, wildcard
+from lab.windows import accounts, regstore, vss, wildcard
 
 SYSTEM = "NT AUTHORITY\\SYSTEM"
 NETWORK_SERVICE = "NT AUTHORITY\\NETWORK SERVICE"
@@ -18,6 +18,8 @@ SYSTEM_SID = "S-1-5-18"
 SERVICE_ACCOUNT_SIDS = ("S-1-5-18", "S-1-5-19", "S-1-5-20")
 DRIVER_TYPES = ("kernel_driver", "file_system_driver", "adapter", "recognizer_driver")
 ERROR_SERVICE_NEVER_STARTED = 1077
+SERVICES_KEY = "HKLM:\\SYSTEM\\CurrentControlSet\\Services"
+START_VALUES = {"boot": 0, "system": 1, "auto": 2, "delayed": 2, "manual": 3, "disabled": 4}
 
 
 class ServiceError(RuntimeError):
@@ -115,6 +117,15 @@ def start_name(state: dict[str, Any], sid: str) -> str:
 
 
 # -- status -----------------------------------------------------------------------------------------------------
+def record_start_type(state: dict[str, Any], service: dict[str, Any]) -> None:
+    """ChangeServiceConfig writes the new start type to the service's key (`Start` REG_DWORD) as well as to the
+    SCM's database. (The reverse does not hold: a `Start` value edited in the registry reaches the SCM only at the
+    next boot.) The lab keeps only the service keys its registry holds (the default one holds Msiserver's)."""
+    key = regstore.find_key(state, f"{SERVICES_KEY}\\{service['name']}")
+    if key is not None:
+        regstore.set_value(state, key, "Start", "dword", START_VALUES[service["start_mode"]])
+
+
 def controls_accepted(service: dict[str, Any]) -> list[str]:
     """SERVICE_STATUS.dwControlsAccepted as win_service_info names them: none while stopped."""
     if service["state"] == "stopped":

@@ -11,6 +11,7 @@ Nothing here runs anything or imports Ansible: the caller records every request 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from types import ModuleType
 
@@ -22,7 +23,7 @@ from .common import COMMON_SCHEMA_ID, envelope
 from .fields import MAX_REQUESTS, load_json, need_object, quote
 from .model import MAX_PAYLOAD_BYTES, AlertError, AlertRequest
 
-__all__ = ["MAX_PAYLOAD_BYTES", "AlertError", "AlertRequest", "detect_kind", "map_hosts", "parse"]
+__all__ = ["MAX_PAYLOAD_BYTES", "AlertError", "AlertRequest", "detect_kind", "map_hosts", "parse", "resolve_codes"]
 
 # Fixed order: the most specific shapes first; `plain` last, it accepts any list.
 PARSERS: tuple[tuple[str, ModuleType], ...] = (
@@ -107,3 +108,15 @@ def _map_one(request: AlertRequest, inventory: Inventory) -> AlertRequest:
 
 def _rid(resource_id: str) -> str:
     return resource_id.strip().rstrip("/").casefold()
+
+
+def resolve_codes(requests: list[AlertRequest], catalog: Catalog, env: Mapping[str, str]) -> list[AlertRequest]:
+    """Requests that name a failed Azure Backup job but no error code get the job's code from Azure, when
+    REMEDIATE_AZURE_ENDPOINT is configured (orchestrator.azure.resolve_by_job); otherwise they stay refused with
+    the hint. Without such requests nothing is imported or called."""
+    if not any(r.code_missing and r.job_id and r.vault_id for r in requests):
+        return requests
+    from ..azure import lookup_from_env, resolve_by_job
+
+    lookup = lookup_from_env(env)
+    return resolve_by_job(requests, catalog, lookup) if lookup else requests

@@ -29,7 +29,7 @@ from typing import Any
 from ..catalog import Catalog
 from .codes import code_from_message, code_in_link, code_in_origin_id, lookup_code, runbook_of_message
 from .common import Envelope, envelope
-from .fields import Draft, alert_id, opt_object
+from .fields import Draft, alert_id, job_id, opt_object, vault_id
 from .model import AlertRequest
 
 SOURCE = "azure-monitor"
@@ -89,9 +89,14 @@ def _find_code(draft: Draft, env: Envelope, context: dict[str, Any], catalog: Ca
         draft.refuse(f"field {env.path('essentials', 'description')} matches runbook {manual!r}, which has no error "
                      f"code and only manual guidance (see `remediate explain {manual}`)")
         return
-    draft.refuse(f"no error code in the alert: no explicit code field, no known code in "
-                 f"{env.path('essentials', 'originAlertId')}, and {env.path('essentials', 'description')} matches no "
-                 "documented message (English or French)")
+    draft.job_id = job_id(extended.get("jobId"))
+    targets = env.essentials.get("alertTargetIDs")
+    draft.vault_id = vault_id(targets[0]) if isinstance(targets, list) and len(targets) == 1 else None
+    lookup = (f"; the job {draft.job_id} can tell (set REMEDIATE_AZURE_ENDPOINT to let remediate look it up)"
+              if draft.job_id and draft.vault_id else "")
+    draft.refuse_no_code(f"no error code in the alert: no explicit code field, no known code in "
+                         f"{env.path('essentials', 'originAlertId')}, and {env.path('essentials', 'description')} "
+                         f"matches no documented message (English or French){lookup}")
 
 
 def _find_vm(draft: Draft, env: Envelope, context: dict[str, Any]) -> None:

@@ -266,7 +266,10 @@ class Draft:
     matched_by: str | None = None
     vm_name: str | None = None
     resource_id: str | None = None
+    job_id: str | None = None
+    vault_id: str | None = None
     problems: list[tuple[str, int]] = field(default_factory=list)
+    no_code: str | None = None  # the "no error code" problem, kept apart: a job lookup may still solve it
 
     def take(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a validator; on FieldProblem record it and return None."""
@@ -284,10 +287,31 @@ class Draft:
         if found:
             self.resource_id, self.vm_name = found
 
+    def refuse_no_code(self, message: str) -> None:
+        self.no_code = message
+
     def finish(self) -> AlertRequest:
+        problems = self.problems + ([(self.no_code, int(ExitStatus.USAGE))] if self.no_code else [])
         problem = None
-        if self.problems:
-            problem = "; ".join(msg for msg, _ in self.problems) + "; nothing was run"
+        if problems:
+            problem = "; ".join(msg for msg, _ in problems) + "; nothing was run"
         return AlertRequest(source=self.source, alert_id=self.alert_id, status=self.status, code=self.code,
                             vm_name=self.vm_name, resource_id=self.resource_id, matched_by=self.matched_by,
-                            problem=problem, exit_status=worst_status([s for _, s in self.problems]))
+                            problem=problem, exit_status=worst_status([s for _, s in problems]),
+                            job_id=self.job_id, vault_id=self.vault_id,
+                            code_missing=bool(self.no_code) and not self.problems)
+
+
+GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+VAULT_ID_RE = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[\w.()-]{1,90}/providers/"
+                         r"Microsoft\.RecoveryServices/vaults/[A-Za-z0-9-]{2,50}", re.I)
+
+
+def job_id(value: object) -> str | None:
+    """An Azure Backup job id (a GUID), or None when absent or of another shape (then no lookup is offered)."""
+    return value if isinstance(value, str) and GUID_RE.fullmatch(value) else None
+
+
+def vault_id(value: object) -> str | None:
+    """A Recovery Services vault ARM id, or None."""
+    return value if isinstance(value, str) and VAULT_ID_RE.fullmatch(value) else None

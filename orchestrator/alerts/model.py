@@ -41,6 +41,9 @@ class AlertRequest:
     host: str | None = None  # inventory host name, set by map_hosts()
     problem: str | None = None  # why this request cannot run
     exit_status: int = 0  # ExitStatus of the problem: 3 unknown code, 2 the rest, 0 no problem
+    job_id: str | None = None  # Azure Backup alerts: the failed job (alertContext.extendedInfo.jobId), a GUID
+    vault_id: str | None = None  # ... and its Recovery Services vault (essentials.alertTargetIDs)
+    code_missing: bool = False  # the only problem is that no error code was found: a job lookup may find it
 
     @property
     def runnable(self) -> bool:

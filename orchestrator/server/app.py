@@ -1,4 +1,5 @@
-"""The HTTP API of `remediate serve` (FastAPI). OpenAPI at /openapi.json, docs at /docs.
+"""The HTTP API of `remediate serve` (FastAPI). OpenAPI at /openapi.json, docs at /docs; the approvals page at
+/ui (ui.py).
 
 Every endpoint but /healthz and /metrics needs credentials (bearer token or HMAC signature, see auth.py); a
 failure is 401 and changes nothing. Alerts are persisted before the 202 reply and run by the worker pool.
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 
 from .. import approvals
 from ..approvals import PlanNotFound, PlanNotPending, plan_summary
@@ -25,9 +27,11 @@ from . import service
 from .auth import AuthFailed, authenticate
 from .config import ServerConfig
 from .metrics import CONTENT_TYPE, Metrics
+from .sessions import session_identity
 from .worker import WorkerPool, recover
 
 log = logging.getLogger("remediate.serve")
+STORE_RETRY_AFTER = 10  # seconds: the Retry-After of a 503 when the store is unavailable
 
 
 class Queued(BaseModel):
@@ -57,12 +61,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def identity(request: Request) -> str:
-    """The caller's identity (dependency of every protected endpoint); reads the body once, within the limit."""
+    """The caller's identity (dependency of every protected endpoint); reads the body once, within the limit.
+    A read (GET) without credentials may use the approvals page's session cookie (e.g. its change record links);
+    a POST never does: the API's state changes need a token or a signature (no cookie, no CSRF)."""
     ctx: service.ServerContext = request.app.state.ctx
     body = await read_body(request, ctx.config.max_body) if request.method == "POST" else b""
     request.state.body = body
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if request.method in ("GET", "HEAD") and "authorization" not in headers and "x-remediate-signature" not in headers:
+        who = session_identity(request)
+        if who:
+            return who
     try:
-        return authenticate(ctx.config, ctx.store, {k.lower(): v for k, v in request.headers.items()}, body)
+        return authenticate(ctx.config, ctx.store, headers, body)
     except AuthFailed as exc:
         ctx.metrics.auth_failures.inc()
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
@@ -91,12 +102,23 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
                   description="Alert webhook receiver, approvals and audit API of remediate.")
     app.state.ctx = ctx
     app.state.pool = pool
+    from .ui import install  # the approvals page (imports this module's read_body)
+
+    install(app)
 
     @app.exception_handler(RemediateError)
     async def _remediate_error(request: Request, exc: RemediateError) -> JSONResponse:
         status = (404 if isinstance(exc, PlanNotFound) else 403 if isinstance(exc, PolicySkip)
                   else 409 if isinstance(exc, (ApprovalRefused, PlanNotPending)) else 400)
         return JSONResponse({"error": exc.message}, status_code=status)
+
+    @app.exception_handler(OperationalError)
+    async def _store_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        """The store cannot be read or written (locked, disk full, database down): 503 with Retry-After, so the
+        sender retries (Alertmanager retries any 5xx; Azure Monitor action groups retry 503, not 500)."""
+        log.error("store unavailable: %s", str(exc.orig)[:300])
+        return JSONResponse({"error": "the store is unavailable; retry later"},
+                            status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER)})
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """One queued request, run in its own process by the server's worker pool (see worker.py).
 
-Reads {state, inventory, request_id, policy} as JSON on stdin; the request must already be claimed (running).
+Reads {state, inventory, request_id, policy, admitted} as JSON on stdin; the request must already be claimed
+(running); `admitted`: the worker's admission passed it (see worker.admit).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def main() -> int:
         print(f"request {job['request_id']} is not claimed (running); nothing to do", file=sys.stderr)
         return 2
     store.start_request(row["id"], runbook=row.get("runbook"), hosts=row.get("hosts") or [])  # this pid owns it
-    run_row(ctx, row)
+    run_row(ctx, row, admitted=bool(job.get("admitted")))
     return 0
 
 

@@ -3,12 +3,12 @@ or reject plans, read requests and plans. Pure functions of a ServerContext; no 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import approvals
-from ..alerts import AlertError, map_hosts, parse
+from ..alerts import AlertError, map_hosts, parse, resolve_codes
 from ..catalog import Catalog
 from ..errors import ExitStatus, UsageError
 from ..inventory import Inventory, load_inventory
@@ -57,7 +57,7 @@ def submit_alert(ctx: ServerContext, raw: bytes, identity: str, *, dry_run: bool
         ctx.metrics.alert("invalid", "rejected")
         raise Rejected(400, exc.message, rid) from exc
     inv = ctx.inventory()
-    parsed = map_hosts(parsed, inv)
+    parsed = map_hosts(resolve_codes(parsed, ctx.catalog, os.environ), inv)
     rows = []
     for item in parsed:
         base = {"source": item.source, "alert_id": item.alert_id, "code": item.code, "host": item.host}
@@ -122,7 +122,3 @@ def request_view(ctx: ServerContext, rid: str) -> dict | None:
         return None
     row.pop("params", None)
     return row
-
-
-def plan_file_path(ctx: ServerContext) -> Path:
-    return ctx.config.state

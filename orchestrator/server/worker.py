@@ -3,7 +3,9 @@ command line. A request is claimed atomically in the store (queued -> running), 
 server processes never run one twice. Each request runs in its own child process (`python -m
 orchestrator.server.child`): Ansible forks, and forking from a multi-threaded server is unsafe; a crash of one run
 never takes the server down; and a server killed mid-run leaves the run to finish (its process owns the request).
-A request whose process is gone at start-up is marked interrupted and reported, or re-queued when configured."""
+A request whose process is gone at start-up is marked interrupted and reported, or re-queued when configured.
+An alert request that the admission rules skip (duplicate, error budget, cooldown) is finished in the worker's
+thread, without a process: a storm of identical alerts starts one run."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import threading
 import time
 
 from .. import approvals
-from ..engine import Engine, Request
+from ..engine import Engine, Outcome, Request, summarize
 from ..errors import ExitStatus, RemediateError
 from ..render import TerminalUI
 from .service import ServerContext
@@ -39,22 +41,56 @@ def recover(ctx: ServerContext) -> list[dict]:
                                   + ("reported as interrupted" if ctx.config.on_interrupted == "report"
                                      else "queued again"))
         if ctx.config.on_interrupted == "retry" and params:
+            ctx.store.release_dedup(row["id"])  # its own claim: the run again is not a duplicate of itself
             ctx.store.set_request_status(row["id"], "queued", only_if="interrupted")
         out.append(row)
         log.warning("request %s was interrupted by a restart (%s)", row["id"], ctx.config.on_interrupted)
     return out
 
 
-def spawn(ctx: ServerContext, row: dict) -> str:
-    """Run one claimed request in a child process; wait for it; return the final status from the store."""
-    started = time.monotonic()
-    job = {"state": str(ctx.config.state), "inventory": str(ctx.config.inventory), "request_id": row["id"],
-           "policy": ctx.config.policy.model_dump(mode="json")}
+def admit(ctx: ServerContext, row: dict) -> str | None:
+    """The engine's admission rules (error budget, dedup, cooldown) for an alert request, in the worker's own
+    thread: a request they skip is finished here and no process is started, so an alert storm of N duplicates
+    costs one run's process, not N. Returns "skipped", "admitted" (it must run; its dedup key is claimed for it,
+    so its process does not claim it again), or None (not an alert, or not runnable: its process reports it)."""
+    if (row.get("params") or {}).get("kind") != "alert":
+        return None
     try:
-        proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"], input=json.dumps(job),
-                              capture_output=True, text=True, env=dict(os.environ), check=False)
+        request = alert_request(ctx, row)
+    except RemediateError:
+        return None
+    engine = Engine(ctx.catalog, ctx.store, ctx.config.state, TerminalUI(io.StringIO(), None, interactive=False))
+    to_run, skipped, decisions = engine.admit(request, row["id"])  # the engine's own rules, not a copy of them
+    if to_run:
+        return "admitted"
+    outcome = Outcome(row["id"], "skipped", ExitStatus.SKIPPED, skipped, [], [], decisions=decisions)
+    ctx.store.finish_request(row["id"], status="skipped", exit_code=int(ExitStatus.SKIPPED), result=summarize(outcome))
+    return "skipped"
+
+
+def spawn(ctx: ServerContext, row: dict) -> str:
+    """Run one claimed request (in a child process unless admission skips it); return its final status."""
+    started = time.monotonic()
+    verdict = admit(ctx, row)
+    status = verdict if verdict == "skipped" else run_child(ctx, row, admitted=verdict == "admitted")
+    ctx.metrics.runs.labels(status=status).inc()
+    ctx.metrics.run_seconds.observe(time.monotonic() - started)
+    return status
+
+
+def run_child(ctx: ServerContext, row: dict, *, admitted: bool = False) -> str:
+    """Run one claimed request in a child process; wait for it; return the final status from the store."""
+    job = {"state": str(ctx.config.state), "inventory": str(ctx.config.inventory), "request_id": row["id"],
+           "policy": ctx.config.policy.model_dump(mode="json"), "admitted": admitted}
+    log_path = ctx.config.state / "runs" / row["id"] / "worker.log"  # survives a killed server
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(log_path, "ab") as output:
+            proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"], input=json.dumps(job).encode(),
+                                  stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ), check=False)
         if proc.returncode != 0:
-            log.error("request %s: child exited %s: %s", row["id"], proc.returncode, proc.stderr[-2000:])
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            log.error("request %s: child exited %s: %s", row["id"], proc.returncode, tail)
     except OSError as exc:
         log.error("request %s: cannot start its process: %s", row["id"], exc)
     final = ctx.store.get_request(row["id"]) or {}
@@ -63,13 +99,26 @@ def spawn(ctx: ServerContext, row: dict) -> str:
         ctx.store.finish_request(row["id"], status="interrupted", exit_code=int(ExitStatus.FAILED),
                                  result={"error": "the run's process ended without finishing the request"})
         status = "interrupted"
-    ctx.metrics.runs.labels(status=status).inc()
-    ctx.metrics.run_seconds.observe(time.monotonic() - started)
     return status
 
 
-def run_row(ctx: ServerContext, row: dict) -> str:
-    """Run one claimed request to its end in this process (the child's job); returns its final status."""
+def alert_request(ctx: ServerContext, row: dict, *, dedup: bool = True) -> Request:
+    """The engine request of a queued alert request (raises RemediateError when it can no longer run); without
+    `dedup` when the worker's admission already claimed its dedup key for it."""
+    params = row["params"]
+    inv = ctx.inventory()
+    match = ctx.catalog.lookup(params["code"])
+    if params["host"] not in inv.hosts:
+        raise RemediateError(f"host {params['host']} is no longer in the inventory; nothing was run")
+    return Request(runbook=match.runbook, code=match.code, hosts=[inv.hosts[params["host"]]], inventory=inv,
+                   dry_run=bool(params.get("dry_run")), source="api", requester=row.get("requester"),
+                   lang=params.get("lang", "en"), policy=ctx.config.policy, alert_id=row.get("alert_id"),
+                   payload_kind=row.get("payload_kind"), dedup_key=params.get("dedup_key") if dedup else None)
+
+
+def run_row(ctx: ServerContext, row: dict, *, admitted: bool = False) -> str:
+    """Run one claimed request to its end in this process (the child's job); returns its final status.
+    `admitted`: the worker's admission passed it (its dedup key is claimed for it)."""
     params = row.get("params") or {}
     ui = TerminalUI(io.StringIO(), None, interactive=False)
     engine = Engine(ctx.catalog, ctx.store, ctx.config.state, ui)
@@ -84,16 +133,7 @@ def run_row(ctx: ServerContext, row: dict) -> str:
             outcome = engine.execute(request, request_id=row["id"])
             approvals.finish(ctx.store, approval, outcome)
         elif params.get("kind") == "alert":
-            inv = ctx.inventory()
-            match = ctx.catalog.lookup(params["code"])
-            if params["host"] not in inv.hosts:
-                raise RemediateError(f"host {params['host']} is no longer in the inventory; nothing was run")
-            request = Request(runbook=match.runbook, code=match.code, hosts=[inv.hosts[params["host"]]],
-                              inventory=inv, dry_run=bool(params.get("dry_run")), source="api",
-                              requester=row.get("requester"), lang=params.get("lang", "en"),
-                              policy=ctx.config.policy, alert_id=row.get("alert_id"),
-                              payload_kind=row.get("payload_kind"), dedup_key=params.get("dedup_key"))
-            outcome = engine.execute(request, request_id=row["id"])
+            outcome = engine.execute(alert_request(ctx, row, dedup=not admitted), request_id=row["id"])
         else:
             raise RemediateError(f"request {row['id']} has no runnable parameters")
         status = outcome.status
@@ -144,6 +184,13 @@ class WorkerPool:
                 self.busy += 1
             try:
                 spawn(self.ctx, rows[0])
+            except Exception as exc:  # noqa: BLE001 - a worker never dies of one request (e.g. a store error)
+                log.exception("request %s: the worker failed", rows[0]["id"])
+                try:
+                    self.ctx.store.finish_request(rows[0]["id"], status="failed", exit_code=int(ExitStatus.FAILED),
+                                                  result={"error": f"worker error: {type(exc).__name__}: {exc}"[:500]})
+                except Exception:  # noqa: BLE001 - the store is down: the restart reports it interrupted
+                    log.exception("request %s: cannot record the failure", rows[0]["id"])
             finally:
                 with self._lock:
                     self.busy -= 1

@@ -89,8 +89,10 @@ def test_a_second_run_on_a_locked_host_exits_7(linux_lab):
     finally:
         store.release_locks(["lnx1"], "11111111-2222-3333-4444-555555555555")
     assert res.rc == 7, res.stderr
-    assert "11111111-2222-3333-4444-555555555555" in res.stderr
-    assert res.json["holder"] == "11111111-2222-3333-4444-555555555555"
+    assert "11111111-2222-3333-4444-555555555555" in res.stderr  # the holder is named
+    assert res.json["status"] == "skipped" and res.json["steps"] == []  # nothing ran
+    [decision] = res.json["decisions"]
+    assert decision["rule"] == "lock" and "11111111-2222-3333-4444-555555555555" in decision["reason"]
 
 
 def test_host_not_in_inventory_is_refused_before_anything_runs(linux_lab):

@@ -10,7 +10,6 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -495,10 +494,8 @@ def test_common_schema_structure_errors_name_the_field(catalog, change, field):
 @pytest.mark.parametrize("as_text", [False, True])
 def test_a_two_mib_body_is_refused_before_parsing(catalog, as_text):
     body = json.dumps({"code": VSS, "host": "vm1", "pad": "x" * (2 * MAX_PAYLOAD_BYTES)})
-    started = time.perf_counter()
     with pytest.raises(AlertError, match="larger than 1048576 bytes"):
         parse(body if as_text else body.encode(), catalog)
-    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 200, 100_000])
@@ -603,33 +600,28 @@ def test_output_is_deterministic(catalog):
     assert parse(body, catalog) == parse(body, catalog)
 
 
-def test_parsing_a_one_mib_payload_is_fast(catalog):
+def test_a_one_mib_payload_is_parsed_whole(catalog):
+    # its speed is measured by the benchmarks in bench/, never by a timed assertion
     doc = log_search([dims(FREEZE, VM2_ID)] * 400)
     filler = "Azure VM backup job failed. "
     room = MAX_PAYLOAD_BYTES - len(json.dumps(doc)) - 1000
     doc["data"]["essentials"]["description"] = filler * (room // len(filler))
     body = json.dumps(doc)
     assert MAX_PAYLOAD_BYTES / 2 < len(body) <= MAX_PAYLOAD_BYTES
-    started = time.perf_counter()
     reqs = parse(body, catalog)
-    assert time.perf_counter() - started < 0.5
     assert len(reqs) == 400
     builtin_doc = builtin(originAlertId="1_2_3", description="Snapshot operation failed because VSS writers were in "
                           "a bad state. " + "z" * (MAX_PAYLOAD_BYTES - 4096))
-    started = time.perf_counter()
     assert one(builtin_doc, catalog).code == VSS
-    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize("item", ["[]", "{}", "[" * 29 + "]" * 29, '{"a":' * 28 + "1" + "}" * 28])
-def test_pathological_one_mib_payloads_are_still_fast(catalog, item):
+def test_pathological_one_mib_payloads_are_refused_cleanly(catalog, item):
     body = '{"code": "A", "host": "vm1", "pad": [' + ",".join([item] * (MAX_PAYLOAD_BYTES // (len(item) + 1) - 60))
     body += "]}"
     assert len(body) <= MAX_PAYLOAD_BYTES
-    started = time.perf_counter()
     with pytest.raises(AlertError, match="unknown key 'pad'"):
         parse(body, catalog)
-    assert time.perf_counter() - started < 1.0
 
 
 def test_too_many_alerts_in_one_payload_are_refused(catalog):
@@ -645,3 +637,28 @@ def test_alert_parsing_never_imports_ansible():
     result = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "azure-backup-builtin-failure.json")],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_job_lookup_fills_only_a_missing_code(catalog):
+    from orchestrator.azure import resolve_by_job
+    from orchestrator.errors import UnreachableError
+
+    vault = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-backup/providers/"
+             "Microsoft.RecoveryServices/vaults/vault-prod")
+    doc = builtin(originAlertId="1_2_3_backupfailure_vm", description="Backup failed")
+    doc["data"]["essentials"]["alertTargetIDs"] = [vault]
+    [req] = parse_doc(doc, catalog)
+    assert req.code_missing and req.job_id and req.vault_id == vault
+    answers = {"code": {"error_code": "400094"}, "message": {"error_code": "9999",
+               "error_string": "Snapshot operation failed because VSS writers were in a bad state."}}
+    for kind, expected in (("code", "BCMV2VMNotFound"), ("message", "ExtensionFailedVssWriterInBadState")):
+        [done] = resolve_by_job([req], catalog, lambda v, j, a=answers[kind]: a)
+        assert (done.code, done.problem, done.exit_status) == (expected, None, 0)
+
+    def down(vault_id, job_id):
+        raise UnreachableError("job lookup: authentication rejected")
+
+    [failed] = resolve_by_job([req], catalog, down)
+    assert failed.code is None and "job lookup failed: job lookup: authentication rejected" in failed.problem
+    with_code = parse_doc(builtin(), catalog)
+    assert resolve_by_job(with_code, catalog, down) == with_code  # a request with a code is never looked up

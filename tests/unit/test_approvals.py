@@ -198,3 +198,11 @@ def test_a_dry_run_says_what_follows_if_the_planned_step_does_not_fix(project):
                                                                       ("call-someone", "never", False)]
     rc, record, _ = cli(project, "plan", "show", doc["plan_id"], "--format", "md")
     assert "- step 2: Full fix (risk medium) — writes ok" in record
+
+
+def test_a_step_that_would_change_nothing_is_skipped_without_asking(project):
+    project["write_runbook"](step1_state="broken")  # step 1 rewrites what is there: a no-op
+    rc, doc, err = remediate(project, "--dry-run")
+    assert rc == 0 and doc["status"] == "planned", err
+    assert [e["id"] for e in doc["results"]["box"]["plan"]] == ["full-fix"]  # the plan starts where a change is
+    assert any(d["rule"] == "no-op" and "half-fix" in d["reason"] for d in doc["decisions"])

@@ -65,3 +65,11 @@ def test_text_files_get_a_unified_diff_and_secrets_never_show() -> None:
     assert generic == ["mode: a → b"]
     assert describe("ansible.windows.win_shell", {"_raw_params": "$Ansible.Changed = $true\nmsdtc -uninstall"},
                     []) == ["runs: msdtc -uninstall"]
+
+
+def test_package_install_names_the_installer_and_product() -> None:
+    lines = describe("ansible.windows.win_package", {
+        "path": "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.10\\vcredist2013_x64.exe",
+        "product_id": "{050d4fc8-5d48-4b8f-8972-47c82c46020f}", "arguments": "/install /quiet /norestart"}, [])
+    assert lines == ["install C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\1.0.10\\"
+                     "vcredist2013_x64.exe /install /quiet /norestart (product {050d4fc8-5d48-4b8f-8972-47c82c46020f})"]

@@ -59,3 +59,19 @@ def test_a_malformed_resource_id_is_refused(tmp_path) -> None:
     bad.write_text("all:\n  hosts:\n    vm1:\n      azure_resource_id: '$(id)'\n")
     with pytest.raises(InventoryError, match="azure_resource_id"):
         load_inventory(bad)
+
+
+def test_azure_rm_example_uses_only_options_of_the_installed_plugin_and_sets_the_identity() -> None:
+    import json
+    import subprocess
+    import sys
+
+    example = yaml.safe_load((ROOT / "inventory" / "azure_rm.example.yml").read_text())
+    assert example["plugin"] == "azure.azcollection.azure_rm"
+    assert example["compose"]["azure_resource_id"] == "id"  # the plugin's host var: the VM's ARM id
+    doc = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", "inventory",
+                          "azure.azcollection.azure_rm", "--json"], capture_output=True, text=True, timeout=120,
+                         check=True)
+    options = json.loads(doc.stdout)["azure.azcollection.azure_rm"]["doc"]["options"]
+    assert set(example) - {"plugin"} <= set(options)
+    assert not any("secret" in k or "password" in k for k in example)

@@ -27,6 +27,8 @@ READ_ONLY_MODULES = {
     "ansible.windows.win_reg_stat", "ansible.windows.win_stat", "ansible.windows.win_service_info",
     "ansible.windows.win_certificate_info", "ansible.windows.win_find", "ansible.windows.slurp",
     "ansible.windows.setup", "ansible.windows.win_product_facts",
+    # remediate.azure (collections/): GET-only Azure modules
+    "remediate.azure.vm_info", "remediate.azure.restore_point_info", "remediate.azure.backup_job_info",
 }
 SCRIPT_MODULES = {
     "ansible.builtin.command", "ansible.builtin.shell", "ansible.windows.win_command", "ansible.windows.win_shell",

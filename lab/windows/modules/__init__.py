@@ -122,6 +122,7 @@ def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
         certificates,
         copy,
         files,
+        find,
         packages,
         registry,
         scripts,

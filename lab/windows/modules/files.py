@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ntpath
 import re
 from typing import Any
@@ -48,8 +47,7 @@ def win_stat(ctx: ModuleContext) -> None:
         if ctx.params["get_size"]:
             stat["size"] = int(entry.get("size", 0))
         if ctx.params["get_checksum"]:
-            content = transfer.content_bytes(entry)  # text or binary (a DER / PFX export)
-            stat["checksum"] = hashlib.new(ctx.params["checksum_algorithm"], content).hexdigest()
+            stat["checksum"] = transfer.checksum(entry, ctx.params["checksum_algorithm"])  # text or binary bytes
         if entry.get("version"):
             stat["file_version"] = entry["version"]  # not returned by the real module; lab convenience only
     elif ctx.params["get_size"]:

@@ -202,7 +202,10 @@ def _configure(
     _set_number(ctx, live, after, "pre_shutdown_timeout_ms", p["pre_shutdown_timeout_ms"])
     _set_privileges(ctx, p, live, after)
     _set_string(ctx, live, after, "sid_info", p["sid_info"], case_sensitive=False)
+    start_mode = live.get("start_mode") if live is not None else None
     _set_string(ctx, live, after, "start_mode", p["start_mode"], case_sensitive=False)
+    if live is not None and not ctx.check_mode and live.get("start_mode") != start_mode:
+        service_ops.record_start_type(ctx.state, live)
     _set_service_type(ctx, live, after, p["service_type"], p["desktop_interact"], p["username"])
     _set_state(ctx, p, live, after)
     return service, after

@@ -96,7 +96,7 @@ class Interpreter:
         self.location_stack: list[str] = []
         self.drives: dict[str, tuple[str, str]] = {}
         self.recorder: Any = None
-        self.commands_invoked = 0  # cmdlets and native executables run so far
+        self.commands_invoked = 0  # cmdlets, native executables and method calls run so far
         self.legacy_result: dict[str, Any] | None = None
         self.module_args: dict[str, Any] | None = None
         for name, value in (("ErrorActionPreference", "Continue"), ("OFS", " "), ("true", True),
@@ -180,7 +180,7 @@ class Interpreter:
             self.exec_statement(statement, out)
             self.last_failed = len(self.error_sinks[0]) > errors_before
             if record and self.recorder is not None and self.commands_invoked > commands_before:
-                self.recorder(statement.text)  # a statement that ran a cmdlet or an executable
+                self.recorder(statement.text)  # a statement that ran a cmdlet, an executable or a method
 
     def exec_block(self, statements: list[n.Node], out: list[Any]) -> None:
         for statement in statements:
@@ -669,6 +669,7 @@ class Interpreter:
         name = self.member_name(node.name)
         target = self.eval(node.target)
         args = [self.eval(arg) for arg in node.args]
+        self.commands_invoked += 1  # a method call does something a playbook may want to see in commands_run
         if node.static:
             if not isinstance(target, pstypes.TypeInfo):
                 raise NotSimulated(f"static method call on {type(target).__name__}")

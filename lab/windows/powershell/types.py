@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.windows import environment
+from lab.windows.acl import DotNetException
 from lab.windows.netenum import ACTION_PREFERENCE, CastError, EnumType
 from lab.windows.powershell.errors import NotSimulated, PSError
 from lab.windows.powershell.values import (
@@ -80,7 +81,10 @@ class TypeInfo(DotNetObject):
         if self.cast is not None:
             return self.cast(ctx, value)
         if self.new is not None and value is not None:
-            return self.new(ctx, [value])  # PowerShell converts through a one-argument constructor
+            try:
+                return self.new(ctx, [value])  # PowerShell converts through a one-argument constructor
+            except DotNetException as exc:  # ... and reports the constructor's exception as the cast's error
+                raise cast_error(value, self.full_name, exc.message) from exc
         raise cast_error(value, self.full_name)
 
 
