@@ -25,7 +25,8 @@ SCENARIO: dict[str, dict] = {
     "lnx1": {
         "platform": "linux",
         "files": {CONF: BROKEN_CONF, "/etc/waagent.conf": "Extensions.Enabled=y\n"},
-        "watch": ["/var/lib/waagent/*", "/tmp/lab-copied.txt"],
+        "watch": ["/var/lib/waagent/*.xml", "/var/lib/waagent/Microsoft.Azure.RecoveryServices.VMSnapshotLinux-*",
+                  "/tmp/lab-copied.txt"],
     },
     "lnx2": {
         "platform": "linux",

@@ -70,7 +70,7 @@ def test_build_seeds_a_usable_root(tmp_path: Path) -> None:
     assert (root / "etc/passwd").read_text().startswith("root:x:0:0:")
     assert os.readlink(root / "bin") == "usr/bin"
     assert (root / "etc/hostname").read_text() == "lnx1\n"
-    assert sorted(rootfs.expand(root, "/var/lib/waagent/*")) == ["/var/lib/waagent/ext-1.0"]
+    assert sorted(rootfs.expand(root, "/var/lib/waagent/ext-*")) == ["/var/lib/waagent/ext-1.0"]
     assert rootfs.read(root, "/var/lib/waagent/ext-1.0") == "main/\n"
     assert rootfs.read(root, "/etc/nothing") is None
     # /usr as the host sees it is the machine's read-only /usr
