@@ -119,6 +119,13 @@ def boot_mounts(spec: HostSpec) -> list[dict]:
             for fs in spec.filesystems for _ in range(fs.mounts - 1)]
 
 
+def hiding_mounts(spec: HostSpec) -> list[dict]:
+    """A tmpfs mounted, after everything else, on the parent directory of each hidden file system: the mount table
+    still lists the file system, but its mount point can no longer be reached (No such file or directory)."""
+    return [{"device": "lab-hide", "point": fs.mount.rsplit("/", 1)[0], "type": "tmpfs", "options": "mode=755"}
+            for fs in spec.filesystems if fs.hidden]
+
+
 def busy_processes(spec: HostSpec) -> list[dict]:
     """A process per busy file system, holding a file open in it (an application writing its log)."""
     script = 'exec 3>>"$1/app.log"; exec sleep 2147483647'

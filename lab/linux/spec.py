@@ -63,6 +63,9 @@ class ExtensionSpec:
 
     version: str = "1.0.9225.0"
     log: str = ""  # /var/log/azure/Microsoft.Azure.RecoveryServices.VMSnapshotLinux/extension.log
+    handler_state: str = "Enabled"  # <folder>/config/HandlerState, as the agent writes it
+    status: str = "success"  # <folder>/status/0.status: success | error | transitioning | warning
+    versions: int = 1  # 2: a second, older version folder left behind
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class FilesystemSpec:
     state: str = "clean"  # clean | not-clean | errors (ext3/ext4): what `dumpe2fs -h` reports, made for real
     mounts: int = 1  # 2: a duplicate entry, the same device mounted twice on the same point
     busy: bool = False  # a process of the host keeps a file open in it (umount says "target is busy")
+    hidden: bool = False  # a later tmpfs mount on its parent directory hides it: listed, but cannot be opened
 
 
 @dataclass(frozen=True)
@@ -271,11 +275,22 @@ def _agent(name: str, value: Any) -> AgentSpec | None:
 def _extension(name: str, value: Any) -> ExtensionSpec | None:
     if value is None:
         return None
-    ext = _mapping(name, "extension", value, {"version", "log"})
+    ext = _mapping(name, "extension", value, {"version", "log", "handler_state", "status", "versions"})
     log = ext.get("log") or ""
     if not isinstance(log, str):
         raise LabError(f"host {name!r}: extension.log must be text")
-    return ExtensionSpec(_version(name, "extension.version", ext.get("version", ExtensionSpec.version)), log)
+    handler_state = ext.get("handler_state", "Enabled")
+    if handler_state not in ("NotInstalled", "Installed", "Enabled", "FailedUpgrade"):
+        raise LabError(f"host {name!r}: extension.handler_state {handler_state!r}: NotInstalled, Installed, "
+                       "Enabled or FailedUpgrade")
+    status = ext.get("status", "success")
+    if status not in ("success", "error", "transitioning", "warning"):
+        raise LabError(f"host {name!r}: extension.status {status!r}: success, error, transitioning or warning")
+    versions = ext.get("versions", 1)
+    if versions not in (1, 2):
+        raise LabError(f"host {name!r}: extension.versions must be 1 or 2")
+    return ExtensionSpec(_version(name, "extension.version", ext.get("version", ExtensionSpec.version)), log,
+                         handler_state, status, versions)
 
 
 def _filesystems(name: str, value: Any) -> tuple[FilesystemSpec, ...]:
@@ -285,7 +300,8 @@ def _filesystems(name: str, value: Any) -> tuple[FilesystemSpec, ...]:
     letters = iter("cdefghijklmnopqrstuvwxyz")
     for index, item in enumerate(value):
         where = f"filesystems[{index}]"
-        fs = _mapping(name, where, item, {"mount", "type", "device", "size", "options", "state", "mounts", "busy"})
+        fs = _mapping(name, where, item, {"mount", "type", "device", "size", "options", "state", "mounts", "busy",
+                                                   "hidden"})
         mount = _writable_path(name, f"{where}.mount", fs.get("mount"))
         kind = fs.get("type", "ext4")
         if kind not in FS_TYPES:
@@ -307,8 +323,11 @@ def _filesystems(name: str, value: Any) -> tuple[FilesystemSpec, ...]:
         mounts = fs.get("mounts", 1)
         if mounts not in (1, 2):
             raise LabError(f"host {name!r}: {where}.mounts must be 1 or 2 (2: a duplicate mount entry)")
+        hidden = _flag(name, f"{where}.hidden", fs.get("hidden", False))
+        if hidden and mount.count("/") < 2:
+            raise LabError(f"host {name!r}: {where}.hidden needs a mount point below a directory (/srv/data)")
         out.append(FilesystemSpec(mount, kind, device, int(size.group(1)), options, state, mounts,
-                                  _flag(name, f"{where}.busy", fs.get("busy", False))))
+                                  _flag(name, f"{where}.busy", fs.get("busy", False)), hidden))
     for attr in ("mount", "device"):
         seen = [getattr(f, attr) for f in out]
         if len(seen) != len(set(seen)):

@@ -97,12 +97,19 @@ def _waagent_conf(spec: HostSpec) -> str:
 
 
 def seed(root: pathlib.Path, spec: HostSpec) -> None:
-    """Agent, extension, family and fstab files of the host root (before the scenario's own files)."""
+    """Agent, extension, family, network and fstab files of the host root (before the scenario's own files).
+    The network configuration is what Azure images ship: eth0 by DHCP (ifupdown on Debian, ifcfg on Red Hat)."""
     if spec.family == "redhat":
         os.unlink(root / "etc/os-release")
         _write(root, "/etc/os-release", OS_RELEASE_REDHAT)
         _write(root, "/etc/redhat-release", "Red Hat Enterprise Linux release 8.9 (Ootpa)\n")
         (root / "etc/debian_version").unlink(missing_ok=True)
+        _write(root, "/etc/sysconfig/network-scripts/ifcfg-eth0",
+               'DEVICE=eth0\nONBOOT=yes\nBOOTPROTO=dhcp\nTYPE=Ethernet\nUSERCTL=no\nPEERDNS=yes\nIPV6INIT=no\n')
+    else:
+        _write(root, "/etc/network/interfaces", "# ifupdown\nsource /etc/network/interfaces.d/*\n\n"
+               "auto lo\niface lo inet loopback\n")
+        _write(root, "/etc/network/interfaces.d/50-cloud-init", "auto eth0\niface eth0 inet dhcp\n")
     for rl in "0123456S":
         (root / f"etc/rc{rl}.d").mkdir(parents=True, exist_ok=True)
     (root / "etc/init.d").mkdir(parents=True, exist_ok=True)
@@ -121,6 +128,15 @@ def seed(root: pathlib.Path, spec: HostSpec) -> None:
         _write(root, "/var/log/waagent.log", "")
     if spec.extension is not None:
         folder = f"/var/lib/waagent/{EXTENSION}-{spec.extension.version}"
+        _write(root, f"{folder}/config/HandlerState", spec.extension.handler_state)
+        _write(root, f"{folder}/status/0.status", json.dumps([{
+            "version": "1.0", "timestampUTC": "2026-01-01T00:00:00Z", "status": {
+                "name": EXTENSION, "operation": "Enable", "status": spec.extension.status,
+                "formattedMessage": {"lang": "en-US", "message": f"lab: {spec.extension.status}"}}}]) + "\n")
+        if spec.extension.versions == 2:
+            old = f"/var/lib/waagent/{EXTENSION}-1.0.9100.0"
+            _write(root, f"{old}/config/HandlerState", "Installed")
+            _write(root, f"{old}/main/tempPlugin/vmbackup.conf", (GUEST / "vmbackup.conf").read_text())
         _write(root, f"{folder}/main/tempPlugin/vmbackup.conf",
                (GUEST / "vmbackup.conf").read_text(encoding="utf-8"))
         _write(root, f"{folder}/HandlerManifest.json", json.dumps([{
@@ -141,6 +157,6 @@ def write_boot_plan(root: pathlib.Path, spec: HostSpec) -> None:
     # an enabled agent that the scenario says is not running (it stopped, or crashed, after boot)
     not_started = [spec.agent_service] if spec.agent is not None and not spec.agent.running else []
     plan = {"sshd": SSHD, "mounts": disks.boot_mounts(spec), "processes": disks.busy_processes(spec),
-            "not_started": not_started}
+            "not_started": not_started, "late_mounts": disks.hiding_mounts(spec)}
     _write(root, "/etc/lab/boot.json", json.dumps(plan, indent=2) + "\n")
 
