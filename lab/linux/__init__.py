@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pathlib
 import shlex
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 from . import disks, rootfs, sshd, system
 from .spec import HostSpec, LabError, parse_host
 
-__all__ = ["LabError", "host_root", "lab_dir", "start", "status", "stop"]
+__all__ = ["LabError", "host_root", "lab_dir", "leftovers", "start", "status", "stop"]
 
 PYTHON = "/usr/bin/python3"
 KEY_NAME = "id_ed25519"
@@ -236,3 +237,21 @@ def status(workdir: pathlib.Path) -> dict[str, dict]:
             "family": record.get("family", "debian"),
         }
     return result
+
+
+def leftovers(workdir: pathlib.Path) -> dict[str, list[str]]:
+    """What a lab under workdir left on this machine: loop devices backed by its images, mounts below it in this
+    namespace, processes confined to it or naming it. All empty after stop(), also after a failed start."""
+    base = str(pathlib.Path(workdir).resolve())
+    proc = subprocess.run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"], capture_output=True,
+                          text=True, timeout=30, check=False)
+    loops = [line.strip() for line in proc.stdout.splitlines() if base in line]
+    processes = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        root = sshd.root_of(int(entry.name)) or ""
+        if (root == base or root.startswith(base + "/") or base in sshd.cmdline(int(entry.name))) and \
+                sshd.alive(int(entry.name)):
+            processes.append(f"{entry.name}: {sshd.cmdline(int(entry.name)).strip()[:200]}")
+    return {"loops": loops, "mounts": sshd.mounts_under(pathlib.Path(base)), "processes": processes}

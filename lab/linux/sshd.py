@@ -179,7 +179,7 @@ def wait_ready(pid: int, address: str, port: int, timeout: float = START_TIMEOUT
     return False
 
 
-def _root_of(pid: int) -> str | None:
+def root_of(pid: int) -> str | None:
     try:
         link = os.readlink(f"/proc/{pid}/root")
     except OSError:
@@ -187,7 +187,7 @@ def _root_of(pid: int) -> str | None:
     return link.removesuffix(" (deleted)")
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -203,11 +203,11 @@ def processes_of(root: pathlib.Path, pids: tuple[int, ...] = ()) -> list[int]:
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         pid = int(entry)
-        proc_root = _root_of(pid)
+        proc_root = root_of(pid)
         if proc_root is not None and (proc_root == base or proc_root.startswith(base + "/")) and alive(pid):
             found.append(pid)
     for pid in pids:
-        if pid not in found and alive(pid) and base in _cmdline(pid):
+        if pid not in found and alive(pid) and base in cmdline(pid):
             found.append(pid)
     return found
 
