@@ -109,7 +109,8 @@ def test_waagent_diagnosis_findings() -> None:
     diag = linux_agent.waagent_diagnosis(
         "walinuxagent", services, ["service", "conf", "restart", "extension", "selinux", "dhcp"], installed=True,
         version_text="WALinuxAgent - 2.9.1.1 running on Linux\nGoal state agent: 2.9.1.1\n",
-        conf_text="# c\nExtensions.Enabled=n\n", conf_expected={"Extensions.Enabled": "y", "Provisioning.Agent": "auto"},
+        conf_text="# c\nExtensions.Enabled=n\n",
+        conf_expected={"Extensions.Enabled": "y", "Provisioning.Agent": "auto"},
         restart={"started": 100, "conf_mtime": 200}, extension_dirs=[], selinux_mode="Enforcing",
         selinux_denials="type=AVC msg=audit(1:2): avc:  denied  { write } comm=\"python3\" name=\"waagent\"\n",
         dhcp=[{"interface": "eth0", "dhcp": False, "file": "/etc/network/interfaces"}])

@@ -144,3 +144,4 @@ def lab(tmp_path_factory: pytest.TempPathFactory, machine_etc_azure: object) -> 
         yield Lab(workdir, hostvars, Ansible(tmp_path_factory.mktemp("ansible"), hostvars))
     finally:
         linux.stop(workdir)
+        assert linux.leftovers(workdir) == {"loops": [], "mounts": [], "processes": []}

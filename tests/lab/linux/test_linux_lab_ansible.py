@@ -144,4 +144,4 @@ def test_status_reports_files_and_reachability(lab: Lab) -> None:
     assert files["/var/lib/waagent/*.xml"] is None  # a glob with no match is reported as absent
     # a glob that matches is reported per match: the backup extension's folder, seeded by default
     assert files["/var/lib/waagent/Microsoft.Azure.RecoveryServices.VMSnapshotLinux-1.0.9225.0"] == (
-        "HandlerManifest.json\nmain/\n")
+        "HandlerManifest.json\nconfig/\nmain/\nstatus/\n")
