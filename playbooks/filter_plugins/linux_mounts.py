@@ -143,6 +143,8 @@ def fsfreeze_diagnosis(candidates: list[Mapping[str, Any]], states: Any = None, 
                if not failing else "; ".join(f["message"] for f in findings))
     if not report:
         summary = "no freezable mount (ext3, ext4, xfs, btrfs) besides the skipped ones"
+    if mounts_to_skip(skip) and not failing:
+        summary += f" (MountsToSkip: {', '.join(mounts_to_skip(skip))})"
     return {
         "healthy": not failing,
         "summary": summary,
