@@ -398,8 +398,8 @@ def run_playbook(
     result.artifacts = artifacts
     if stats:  # a failure a block's rescue handled does not fail the host; the stats say which did
         for host, count in stats["failures"].items():
-            if count:
-                result.failed[host] = first_failure.get(host) or result.unreachable.get(host) or "a task failed"
+            if count and host not in result.unreachable:  # a refusal reclassified as unreachable stays that
+                result.failed[host] = first_failure.get(host, "a task failed")
         if result.status == "failed":  # a host the run never reached (a play that stopped before it)
             for h in limit:
                 if h not in stats["processed"] and h not in result.unreachable:

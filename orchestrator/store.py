@@ -156,13 +156,19 @@ def _worker_id() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this node still runs. A zombie does not: a killed worker whose parent died too is
+    reparented to PID 1, and an init that does not reap (as in many containers) leaves it a zombie forever."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (or it just exited): kill(0) said it exists
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]  # state follows the parenthesised command name
 
 
 class Store:

@@ -11,6 +11,8 @@ need_apt=()
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v mkfs.ext4 >/dev/null || need_apt+=(e2fsprogs)
+command -v mkfs.xfs >/dev/null || need_apt+=(xfsprogs)  # the Linux lab's xfs file systems
+command -v fuser >/dev/null || need_apt+=(psmisc)  # fuser: the processes using a mount (fsck refusals)
 [ "${1:-}" != "--test" ] || [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # browser tests
 [ "${1:-}" != "--test" ] || command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then

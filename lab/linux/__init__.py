@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pathlib
 import shlex
 import shutil
 import subprocess
 from typing import Any
 
-from . import rootfs, sshd
+from . import disks, rootfs, sshd, system
 from .spec import HostSpec, LabError, parse_host
 
-__all__ = ["LabError", "host_root", "lab_dir", "start", "status", "stop"]
+__all__ = ["LabError", "host_root", "lab_dir", "leftovers", "start", "status", "stop"]
 
 PYTHON = "/usr/bin/python3"
 KEY_NAME = "id_ed25519"
@@ -101,22 +102,27 @@ def _remove_tree(path: pathlib.Path) -> None:
 
 
 def _stop_host(lab: pathlib.Path, name: str, record: dict[str, Any] | None) -> None:
-    root = lab / "hosts" / name / "root"
+    """Kill every process of the host (its namespaces, and their mounts, go with them), then detach its loops."""
+    host_dir = lab / "hosts" / name
     pids = (int(record["pid"]),) if record and isinstance(record.get("pid"), int) else ()
-    sshd.kill_all(root, pids)
+    sshd.kill_all(host_dir / "root", pids)
+    disks.detach(host_dir)
 
 
 def _start_host(lab: pathlib.Path, spec: HostSpec, authorized_key: str) -> dict[str, Any]:
     host_dir = lab / "hosts" / spec.name
+    disks.detach(host_dir)
     _remove_tree(host_dir)
     root = host_dir / "root"
     rootfs.build(root, spec, authorized_key)
+    system.build_usr_layer(host_dir, spec)
     host_key = sshd.keygen(root / "etc/ssh/ssh_host_ed25519_key", f"root@{spec.hostname}")
     boot_log = host_dir / "boot.log"
+    devices = disks.create(host_dir, spec)
     for attempt in range(1, sshd.START_ATTEMPTS + 1):
         port = spec.port or sshd.free_port(spec.address)
         sshd.write_config(root, spec.address, port)
-        pid = sshd.launch(root, spec.hostname, boot_log)
+        pid = sshd.launch(root, spec.hostname, boot_log, system.usr_layer(host_dir), devices)
         if sshd.wait_ready(pid, spec.address, port):
             return {
                 "pid": pid,
@@ -125,12 +131,16 @@ def _start_host(lab: pathlib.Path, spec: HostSpec, authorized_key: str) -> dict[
                 "root": str(root),
                 "host_key": host_key,
                 "status_paths": spec.status_paths,
+                "family": spec.family,
+                "services": [spec.agent_service] if spec.agent is not None else [],
+                "loops": [d["loop"] for d in devices],
             }
         sshd.kill_all(root, (pid,))
         if spec.port is not None or attempt == sshd.START_ATTEMPTS:
             break
+    disks.detach(host_dir)
     details = []
-    for log in (boot_log, root / "var/log/sshd.log"):
+    for log in (boot_log, root / "var/log/boot.log", root / "var/log/sshd.log"):
         with contextlib.suppress(OSError):
             details.append(log.read_text(encoding="utf-8", errors="replace").strip()[-1500:])
     detail = "\n".join(d for d in details if d)
@@ -194,8 +204,19 @@ def stop(workdir: pathlib.Path) -> None:
         lab.rmdir()  # only when nothing else (another lab, the caller's files) lives there
 
 
+def _services(root: pathlib.Path, names: list[str]) -> dict[str, str]:
+    """{service: running | stopped} from the service's pid file, checked against the host's live processes."""
+    pids = sshd.ns_pids(root)
+    out = {}
+    for name in names:
+        text = rootfs.read(root, f"/run/{name}.pid") or ""
+        out[name] = "running" if text.strip().isdigit() and int(text.strip()) in pids else "stopped"
+    return out
+
+
 def status(workdir: pathlib.Path) -> dict[str, dict]:
-    """{host: {"reachable": bool, "address", "port", "files": {path: content | None}}} for every started host.
+    """{host: {"reachable": bool, "address", "port", "files": {path: content | None}, "services": {name: state},
+    "mounts": [{device, point, type, options}] | None}} for every started host.
     files covers every path named in the host's `files` and `watch` (globs expanded)."""
     lab = lab_dir(workdir)
     result: dict[str, dict] = {}
@@ -211,5 +232,26 @@ def status(workdir: pathlib.Path) -> dict[str, dict]:
             "address": record["address"],
             "port": record["port"],
             "files": files,
+            "services": _services(root, record.get("services", [])),
+            "mounts": sshd.host_mounts(root),
+            "family": record.get("family", "debian"),
         }
     return result
+
+
+def leftovers(workdir: pathlib.Path) -> dict[str, list[str]]:
+    """What a lab under workdir left on this machine: loop devices backed by its images, mounts below it in this
+    namespace, processes confined to it or naming it. All empty after stop(), also after a failed start."""
+    base = str(pathlib.Path(workdir).resolve())
+    proc = subprocess.run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"], capture_output=True,
+                          text=True, timeout=30, check=False)
+    loops = [line.strip() for line in proc.stdout.splitlines() if base in line]
+    processes = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        root = sshd.root_of(int(entry.name)) or ""
+        if (root == base or root.startswith(base + "/") or base in sshd.cmdline(int(entry.name))) and \
+                sshd.alive(int(entry.name)):
+            processes.append(f"{entry.name}: {sshd.cmdline(int(entry.name)).strip()[:200]}")
+    return {"loops": loops, "mounts": sshd.mounts_under(pathlib.Path(base)), "processes": processes}

@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 
+from . import system
 from .spec import HostSpec, LabError
 
 WRITABLE_DIRS = {
@@ -125,6 +126,7 @@ def build(root: pathlib.Path, spec: HostSpec, authorized_key: str) -> None:
     for link, target in LINKS.items():
         (root / link).symlink_to(target)
     _seed_etc(root, spec.hostname)
+    system.seed(root, spec)
     for directory in spec.directories:
         target = resolve(root, directory, for_write=True)
         target.mkdir(parents=True, exist_ok=True)
@@ -140,14 +142,15 @@ def build(root: pathlib.Path, spec: HostSpec, authorized_key: str) -> None:
             raise LabError(f"host {spec.name!r}: files: {item.path} is a directory")
         _write(target, item.content, item.mode)
     _write(root / "root/.ssh/authorized_keys", authorized_key.strip() + "\n", 0o600)
+    system.write_boot_plan(root, spec)
 
 
 def resolve(root: pathlib.Path, path: str, *, for_write: bool = False) -> pathlib.Path:
     """Map an absolute path as the host sees it to a path on this machine, following symlinks inside root.
 
     Absolute symlink targets restart at the host root, '..' stops at the host root. Paths that the host sees
-    through its mounts are mapped to the machine's own tree: /usr to the read-only /usr (reading only);
-    /proc, /sys and /dev are never mapped (LabError).
+    through its mounts are mapped to the machine's own tree: /usr to the host's /usr layer, else the machine's
+    read-only /usr (reading only); /proc, /sys and /dev are never mapped (LabError).
     """
     parts = [p for p in path.split("/") if p]
     resolved: list[str] = []
@@ -174,6 +177,9 @@ def resolve(root: pathlib.Path, path: str, *, for_write: bool = False) -> pathli
         if len(resolved) == 1 and "/" + part in MOUNTED:
             if "/" + part != "/usr" or for_write:
                 raise LabError(f"{path} is inside /{part}, which the lab does not map for this operation")
+            layered = system.usr_layer(root.parent).joinpath(*resolved[1:], *parts)
+            if layered.is_file() and not layered.is_char_device():
+                return layered
             return pathlib.Path("/usr").joinpath(*resolved[1:], *parts)
     return root.joinpath(*resolved)
 

@@ -27,6 +27,15 @@ RESERVED_PATHS = (
 )
 GLOB_CHARS = re.compile(r"[*?\[]")
 
+FAMILIES = {"debian": "walinuxagent", "redhat": "waagent"}  # distribution family -> the agent's service name
+FS_TYPES = ("ext4", "ext3", "xfs", "btrfs")
+FS_STATES = ("clean", "not-clean", "errors")
+SELINUX_MODES = ("enforcing", "permissive", "disabled")
+DEVICE_NAME = re.compile(r"^/dev/[a-z][a-z0-9]{1,15}$")
+SIZE = re.compile(r"^([1-9][0-9]{0,4})M$")
+MIN_SIZE_MB = {"xfs": 320, "btrfs": 128}  # mkfs refuses smaller file systems
+VERSION = re.compile(r"^[0-9]+(\.[0-9]+){1,3}$")
+
 
 @dataclass(frozen=True)
 class FileSpec:
@@ -35,6 +44,43 @@ class FileSpec:
     path: str
     content: str | None
     mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """The Azure Linux Agent: /usr/sbin/waagent, its SysV init script, /etc/waagent.conf, /var/log/waagent.log."""
+
+    installed: bool = True
+    running: bool = True
+    enabled: bool = True  # /etc/rc?.d links: started at boot
+    version: str = "2.9.1.1"
+    conf: tuple[tuple[str, str], ...] = ()  # key=value lines changed in the default /etc/waagent.conf
+
+
+@dataclass(frozen=True)
+class ExtensionSpec:
+    """The backup extension folder /var/lib/waagent/Microsoft.Azure.RecoveryServices.VMSnapshotLinux-<version>."""
+
+    version: str = "1.0.9225.0"
+    log: str = ""  # /var/log/azure/Microsoft.Azure.RecoveryServices.VMSnapshotLinux/extension.log
+    handler_state: str = "Enabled"  # <folder>/config/HandlerState, as the agent writes it
+    status: str = "success"  # <folder>/status/0.status: success | error | transitioning | warning
+    versions: int = 1  # 2: a second, older version folder left behind
+
+
+@dataclass(frozen=True)
+class FilesystemSpec:
+    """A real file system on a loop device, seen in the host as `device` and mounted at `mount` (host only)."""
+
+    mount: str
+    type: str = "ext4"
+    device: str = ""
+    size_mb: int = 64
+    options: str = "defaults"
+    state: str = "clean"  # clean | not-clean | errors (ext3/ext4): what `dumpe2fs -h` reports, made for real
+    mounts: int = 1  # 2: a duplicate entry, the same device mounted twice on the same point
+    busy: bool = False  # a process of the host keeps a file open in it (umount says "target is busy")
+    hidden: bool = False  # a later tmpfs mount on its parent directory hides it: listed, but cannot be opened
 
 
 @dataclass(frozen=True)
@@ -47,6 +93,16 @@ class HostSpec:
     address: str = "127.0.0.1"
     hostname: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    family: str = "debian"
+    agent: AgentSpec | None = AgentSpec()
+    extension: ExtensionSpec | None = ExtensionSpec()
+    filesystems: tuple[FilesystemSpec, ...] = ()
+    selinux: str | None = None  # None: no SELinux tools on the host
+    selinux_denials: str = ""  # what `ausearch -m avc` prints on an SELinux host
+
+    @property
+    def agent_service(self) -> str:
+        return FAMILIES[self.family]
 
     @property
     def status_paths(self) -> list[str]:
@@ -148,6 +204,132 @@ def parse_host(name: Any, spec: Any) -> HostSpec:
     if not isinstance(hostname, str) or not HOST_NAME.match(hostname):
         raise LabError(f"host {name!r}: invalid hostname {hostname!r}")
 
-    known = {"platform", "files", "directories", "watch", "port", "address", "hostname"}
+    family = spec.get("family", "debian")
+    if family not in FAMILIES:
+        raise LabError(f"host {name!r}: family {family!r} is not one of {', '.join(FAMILIES)}")
+
+    selinux = spec.get("selinux")
+    denials = ""
+    if isinstance(selinux, dict):
+        unknown = set(selinux) - {"mode", "denials"}
+        if unknown:
+            raise LabError(f"host {name!r}: selinux: unknown keys {sorted(unknown)}")
+        denials = selinux.get("denials") or ""
+        if not isinstance(denials, str):
+            raise LabError(f"host {name!r}: selinux.denials must be text")
+        selinux = selinux.get("mode")
+    if selinux is not None and selinux not in SELINUX_MODES:
+        raise LabError(f"host {name!r}: selinux mode {selinux!r} is not one of {', '.join(SELINUX_MODES)}")
+
+    filesystems = _filesystems(name, spec.get("filesystems") or [])
+    known = {"platform", "files", "directories", "watch", "port", "address", "hostname", "family", "agent",
+             "extension", "filesystems", "selinux"}
     extra = {k: v for k, v in spec.items() if k not in known}
-    return HostSpec(name, files, directories, watch, port, str(ip), hostname, extra)
+    return HostSpec(name, files, directories, watch, port, str(ip), hostname, extra, family,
+                    _agent(name, spec.get("agent", {})), _extension(name, spec.get("extension", {})),
+                    filesystems, selinux, denials)
+
+
+def _mapping(name: str, where: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise LabError(f"host {name!r}: {where} must be a mapping (or null)")
+    unknown = set(value) - allowed
+    if unknown:
+        raise LabError(f"host {name!r}: {where}: unknown keys {sorted(unknown)}")
+    return value
+
+
+def _flag(name: str, where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise LabError(f"host {name!r}: {where} must be true or false")
+    return value
+
+
+def _version(name: str, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not VERSION.match(value):
+        raise LabError(f"host {name!r}: {where} {value!r} is not a dotted version")
+    return value
+
+
+def _agent(name: str, value: Any) -> AgentSpec | None:
+    if value is None:
+        return None
+    agent = _mapping(name, "agent", value, {"installed", "running", "enabled", "version", "conf"})
+    default = AgentSpec()
+    conf = agent.get("conf") or {}
+    if not isinstance(conf, dict) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9.]*", k)
+                                             and isinstance(v, str | bool) for k, v in conf.items()):
+        raise LabError(f"host {name!r}: agent.conf must map waagent.conf keys (Extensions.Enabled) to text")
+    installed = _flag(name, "agent.installed", agent.get("installed", True))
+    if not installed:
+        return None
+    return AgentSpec(
+        installed=True,
+        running=_flag(name, "agent.running", agent.get("running", default.running)),
+        enabled=_flag(name, "agent.enabled", agent.get("enabled", default.enabled)),
+        version=_version(name, "agent.version", agent.get("version", default.version)),
+        conf=tuple((k, ("y" if v else "n") if isinstance(v, bool) else v) for k, v in conf.items()),
+    )
+
+
+def _extension(name: str, value: Any) -> ExtensionSpec | None:
+    if value is None:
+        return None
+    ext = _mapping(name, "extension", value, {"version", "log", "handler_state", "status", "versions"})
+    log = ext.get("log") or ""
+    if not isinstance(log, str):
+        raise LabError(f"host {name!r}: extension.log must be text")
+    handler_state = ext.get("handler_state", "Enabled")
+    if handler_state not in ("NotInstalled", "Installed", "Enabled", "FailedUpgrade"):
+        raise LabError(f"host {name!r}: extension.handler_state {handler_state!r}: NotInstalled, Installed, "
+                       "Enabled or FailedUpgrade")
+    status = ext.get("status", "success")
+    if status not in ("success", "error", "transitioning", "warning"):
+        raise LabError(f"host {name!r}: extension.status {status!r}: success, error, transitioning or warning")
+    versions = ext.get("versions", 1)
+    if versions not in (1, 2):
+        raise LabError(f"host {name!r}: extension.versions must be 1 or 2")
+    return ExtensionSpec(_version(name, "extension.version", ext.get("version", ExtensionSpec.version)), log,
+                         handler_state, status, versions)
+
+
+def _filesystems(name: str, value: Any) -> tuple[FilesystemSpec, ...]:
+    if not isinstance(value, list):
+        raise LabError(f"host {name!r}: filesystems must be a list")
+    out: list[FilesystemSpec] = []
+    letters = iter("cdefghijklmnopqrstuvwxyz")
+    for index, item in enumerate(value):
+        where = f"filesystems[{index}]"
+        fs = _mapping(name, where, item, {"mount", "type", "device", "size", "options", "state", "mounts", "busy",
+                                                   "hidden"})
+        mount = _writable_path(name, f"{where}.mount", fs.get("mount"))
+        kind = fs.get("type", "ext4")
+        if kind not in FS_TYPES:
+            raise LabError(f"host {name!r}: {where}.type {kind!r} is not one of {', '.join(FS_TYPES)}")
+        device = fs.get("device") or f"/dev/sd{next(letters)}1"
+        if not isinstance(device, str) or not DEVICE_NAME.match(device):
+            raise LabError(f"host {name!r}: {where}.device {device!r} is not a /dev/<name> device name")
+        size = SIZE.match(str(fs.get("size", f"{MIN_SIZE_MB.get(kind, 64)}M")))
+        if not size or int(size.group(1)) < MIN_SIZE_MB.get(kind, 16):
+            raise LabError(f"host {name!r}: {where}.size must look like 64M (at least "
+                           f"{MIN_SIZE_MB.get(kind, 16)}M for {kind})")
+        state = fs.get("state", "clean")
+        if state not in FS_STATES or (state != "clean" and not kind.startswith("ext")):
+            raise LabError(f"host {name!r}: {where}.state {state!r}: one of {', '.join(FS_STATES)} "
+                           "(not-clean and errors for ext3/ext4 only)")
+        options = fs.get("options", "defaults")
+        if not isinstance(options, str) or not re.fullmatch(r"[A-Za-z0-9_=,.-]+", options):
+            raise LabError(f"host {name!r}: {where}.options {options!r} is not a mount option list")
+        mounts = fs.get("mounts", 1)
+        if mounts not in (1, 2):
+            raise LabError(f"host {name!r}: {where}.mounts must be 1 or 2 (2: a duplicate mount entry)")
+        hidden = _flag(name, f"{where}.hidden", fs.get("hidden", False))
+        if hidden and mount.count("/") < 2:
+            raise LabError(f"host {name!r}: {where}.hidden needs a mount point below a directory (/srv/data)")
+        out.append(FilesystemSpec(mount, kind, device, int(size.group(1)), options, state, mounts,
+                                  _flag(name, f"{where}.busy", fs.get("busy", False)), hidden))
+    for attr in ("mount", "device"):
+        seen = [getattr(f, attr) for f in out]
+        if len(seen) != len(set(seen)):
+            raise LabError(f"host {name!r}: filesystems: two file systems with the same {attr}")
+    return tuple(out)

@@ -1,13 +1,16 @@
-"""One real OpenSSH server per simulated host, confined to the host root.
+"""One real OpenSSH server per simulated host, confined to the host root, under the host's own init.
 
-The server is started as
-    unshare --mount --uts --propagation private -- sh -c BOOT sh ROOT HOSTNAME
-BOOT mounts, in the new private mount namespace only, a minimal /dev, the machine's /proc and /sys, and the
-machine's /usr read-only under ROOT, sets the host name in the new UTS namespace, then
-    exec chroot ROOT /usr/sbin/sshd -D -f /etc/ssh/sshd_config -E /var/log/sshd.log
-so sshd itself, and everything a login runs, sees ROOT as "/". unshare, sh and chroot exec one another: the
-pid of the started process is the pid of the listening sshd. The mounts belong to that namespace and disappear
-with its last process; nothing is ever mounted in the machine's own namespace.
+The host is started as
+    unshare --mount --uts --pid --fork --kill-child --propagation private -- sh -c BOOT sh ROOT HOSTNAME LAYER DEV...
+BOOT runs as pid 1 of the new pid namespace and mounts, in the new private mount namespace only, a minimal /dev
+(with a block node per lab file system, DEV = name:major:minor of its loop device), a new /proc (the host sees
+only its own processes), the machine's /sys read-only, and /usr as a read-only overlay of the host's layer
+(LAYER: its init, its agent) over the machine's /usr; sets the host name in the new UTS namespace, then
+    exec chroot ROOT /usr/sbin/init
+The init (guest/init) mounts the host's fstab, starts its SysV services and sshd, and reaps orphans. The recorded
+pid is unshare's (in this machine's pid namespace); when it ends, --kill-child ends the host's init, and with it
+every process of the host. The mounts belong to the host's namespace and disappear with its last process;
+nothing is ever mounted in the machine's own namespace.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ PROBE_TIMEOUT = 2.0
 START_ATTEMPTS = 3
 
 BOOT = r"""set -eu
-R=$1
+R=$1 H=$2 L=$3
 mount -t tmpfs -o mode=755,nosuid,size=1m labdev "$R/dev"
 for n in null zero full random urandom tty; do
     : > "$R/dev/$n"
@@ -44,13 +47,19 @@ ln -s /proc/self/fd "$R/dev/fd"
 ln -s /proc/self/fd/0 "$R/dev/stdin"
 ln -s /proc/self/fd/1 "$R/dev/stdout"
 ln -s /proc/self/fd/2 "$R/dev/stderr"
-mount --rbind /proc "$R/proc"
+shift 3
+for dev in "$@"; do
+    IFS=: read -r name major minor <<EOF_DEV
+$dev
+EOF_DEV
+    mknod -m 660 "$R/dev/$name" b "$major" "$minor"
+done
+mount -t proc -o nosuid,nodev,noexec labproc "$R/proc"
 mount --rbind /sys "$R/sys"
 mount -o remount,bind,ro "$R/sys"
-mount --bind /usr "$R/usr"
-mount -o remount,bind,ro "$R/usr"
-hostname "$2" 2>/dev/null || printf '%s' "$2" > /proc/sys/kernel/hostname 2>/dev/null || true
-exec chroot "$R" /usr/sbin/sshd -D -f /etc/ssh/sshd_config -E /var/log/sshd.log
+mount -t overlay -o ro,lowerdir="$L":/usr labusr "$R/usr"
+hostname "$H" 2>/dev/null || printf '%s' "$H" > /proc/sys/kernel/hostname 2>/dev/null || true
+exec chroot "$R" /usr/sbin/init
 """
 
 CONFIG = """# Written by the lab (lab/linux). Loopback only, key-only root login.
@@ -115,10 +124,12 @@ def free_port(address: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(root: pathlib.Path, hostname: str, boot_log: pathlib.Path) -> int:
-    """Start the host's sshd, detached in its own session; return its pid (the listener's)."""
-    cmd = ["unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", BOOT, "sh",
-           str(root), hostname]
+def launch(root: pathlib.Path, hostname: str, boot_log: pathlib.Path, layer: pathlib.Path,
+           devices: list[dict] | None = None) -> int:
+    """Start the host (its init, which starts sshd), detached in its own session; return unshare's pid."""
+    nodes = [f"{d['device'].removeprefix('/dev/')}:{d['major']}:{d['minor']}" for d in devices or []]
+    cmd = ["unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
+           "sh", "-c", BOOT, "sh", str(root), hostname, str(layer), *nodes]
     with boot_log.open("ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
@@ -168,7 +179,7 @@ def wait_ready(pid: int, address: str, port: int, timeout: float = START_TIMEOUT
     return False
 
 
-def _root_of(pid: int) -> str | None:
+def root_of(pid: int) -> str | None:
     try:
         link = os.readlink(f"/proc/{pid}/root")
     except OSError:
@@ -176,7 +187,7 @@ def _root_of(pid: int) -> str | None:
     return link.removesuffix(" (deleted)")
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -192,13 +203,45 @@ def processes_of(root: pathlib.Path, pids: tuple[int, ...] = ()) -> list[int]:
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         pid = int(entry)
-        proc_root = _root_of(pid)
+        proc_root = root_of(pid)
         if proc_root is not None and (proc_root == base or proc_root.startswith(base + "/")) and alive(pid):
             found.append(pid)
     for pid in pids:
-        if pid not in found and alive(pid) and base in _cmdline(pid):
+        if pid not in found and alive(pid) and base in cmdline(pid):
             found.append(pid)
     return found
+
+
+def ns_pids(root: pathlib.Path) -> dict[int, int]:
+    """{pid inside the host's pid namespace: pid on this machine} for every process of the host."""
+    out: dict[int, int] = {}
+    for pid in processes_of(root):
+        try:
+            status = pathlib.Path(f"/proc/{pid}/status").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("NSpid:"):
+                out[int(line.split()[-1])] = pid
+    return out
+
+
+def host_mounts(root: pathlib.Path) -> list[dict[str, str]] | None:
+    """The mount table the host sees (its init's /proc/<pid>/mounts), or None when the host is not running."""
+    init = ns_pids(root).get(1)
+    if init is None:
+        return None
+    try:
+        text = pathlib.Path(f"/proc/{init}/mounts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            mounts.append({"device": fields[0], "point": fields[1].replace("\\040", " "), "type": fields[2],
+                           "options": fields[3]})
+    return mounts
 
 
 def kill_all(root: pathlib.Path, pids: tuple[int, ...] = ()) -> None:

@@ -196,14 +196,27 @@ def lookup(state: dict[str, Any], name: str) -> str:
     raise AccountNotFound(name)
 
 
+def local_groups(state: dict[str, Any]) -> list[str]:
+    """The groups `[ADSI]"WinNT://$env:COMPUTERNAME,computer"` lists: the BUILTIN aliases and local groups."""
+    builtin = [name for dom, name in WELL_KNOWN.values() if dom == "BUILTIN"]
+    local = [a["name"] for a in local_accounts(state) if a["type"] == "group" and
+             a["domain"].lower() == str(state["hostname"]).lower()]
+    return builtin + local
+
+
 def to_sid(state: dict[str, Any], name: str) -> str:
-    """Ansible.ModuleUtils.SID `Convert-ToSID`: a SID string as given, `.\\x` = COMPUTERNAME\\x, else lookup."""
+    """Ansible.ModuleUtils.SID `Convert-ToSID`: a SID string as given; `.\\x` and `COMPUTERNAME\\x` are looked up
+    without the prefix when x is a local group (the module's ADSI check: LookupAccountName fails on
+    `COMPUTERNAME\\Administrators`), with it otherwise; anything else goes to LookupAccountName."""
     parsed = parse_sid(name)
     if parsed:
         return parsed
     text = str(name).strip()
-    if text.startswith(".\\"):
-        text = f"{state['hostname']}\\{text[2:]}"
+    domain, sep, short = text.rpartition("\\")
+    if sep and domain.lower() in (".", str(state["hostname"]).lower()):
+        if short.lower() in (g.lower() for g in local_groups(state)):
+            return lookup(state, short)
+        text = f"{state['hostname']}\\{short}"
     return lookup(state, text)
 
 

@@ -404,38 +404,42 @@ class _LegacyValidator:
         return self._typed(param, value)
 
     def _typed(self, param: LegacyParam, value: Any) -> Any:
-        kind = param.type
-        if kind == "path":
-            text = ps_types.to_str(value)
-            if self.environment is not None:
-                text = environment_block.expand_with(text, self.environment)
-            if any(char in ps_types.INVALID_PATH_CHARS for char in text):
-                raise ArgumentError(
-                    f"Get-AnsibleParam: Parameter '{param.name}' has an invalid path '{text}' specified."
-                )
-            return text
-        if kind == "str":
-            text = ps_types.to_str(value)
+        if param.type == "str":
             enum = LEGACY_ENUMS.get((self.module, param.name)) or [
                 str(c) for c in options(self.module).get(param.name, {}).get("choices") or []
             ]
-            return _enum_spelling(text, enum)
-        if kind == "bool":
-            return ps_types.legacy_bool(value)
-        if kind == "int":
-            return ps_types.as_int(value)
-        if kind == "float":
-            number = ps_types.ps_number(value)
-            return None if number is None or isinstance(value, (list, dict)) else float(number)
-        if kind == "list":
-            if isinstance(value, list):
-                return value
-            if isinstance(value, str):
-                return [part.strip() for part in value.split(",")]
-            if isinstance(value, int) and not isinstance(value, bool):
-                return [value]
-            raise ArgumentError(f"Get-AnsibleParam: Parameter '{param.name}' is not a YAML list.")
-        return value
+            return _enum_spelling(ps_types.to_str(value), enum)
+        return legacy_typed(param.name, param.type, value, self.environment)
+
+
+def legacy_typed(name: str, kind: str | None, value: Any, environment: Mapping[str, str] | None) -> Any:
+    """Get-AnsibleParam's `-type` conversion of a non-null value (Legacy.psm1 lines 216-270); ArgumentError carries
+    its Fail-Json message. `path` expands the environment variables of `environment` (when given)."""
+    if kind == "path":
+        text = ps_types.to_str(value)
+        if environment is not None:
+            text = environment_block.expand_with(text, environment)
+        if any(char in ps_types.INVALID_PATH_CHARS for char in text):
+            raise ArgumentError(f"Get-AnsibleParam: Parameter '{name}' has an invalid path '{text}' specified.")
+        return text
+    if kind == "str":
+        return ps_types.to_str(value)  # $value.ToString()
+    if kind == "bool":
+        return ps_types.legacy_bool(value)
+    if kind == "int":
+        return ps_types.as_int(value)
+    if kind == "float":
+        number = ps_types.ps_number(value)
+        return None if number is None or isinstance(value, (list, Mapping)) else float(number)
+    if kind == "list":
+        if isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",")]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]
+        raise ArgumentError(f"Get-AnsibleParam: Parameter '{name}' is not a YAML list.")
+    return value  # no -type, or one Legacy.psm1 does not convert
 
 
 def _enum_spelling(text: str, names: list[str]) -> str:

@@ -561,41 +561,6 @@ def dns_names(record: dict[str, Any]) -> list[str]:
     return [n.value for n in san.value if isinstance(n, x509.DNSName)]
 
 
-def provider_items(state: dict[str, Any], path: str) -> list[dict[str, Any]]:
-    """Get-ChildItem -Path Cert:\\<location>\\<store>: the certificates as the Certificate provider shows them.
-
-    Raises LookupError (Get-ChildItem's message) for a store that does not exist and ValueError for a path form
-    this lab does not list (Cert:\\, Cert:\\<location>, a certificate path).
-    """
-    match = re.fullmatch(r"Cert:\\(?P<loc>[^\\]+)\\(?P<store>[^\\]+)\\?", path.strip(), re.I)
-    if not match:
-        raise ValueError(path)
-    location = next((loc for loc in LOCATIONS if loc.lower() == match["loc"].lower()), None)
-    sid = find_store(state, f"{location}\\{match['store']}") if location else None
-    if sid is None:
-        raise LookupError(f"Cannot find path '{path}' because it does not exist.")
-    parent = f"Microsoft.PowerShell.Security\\Certificate::{sid}"
-    return [
-        {
-            "PSPath": f"{parent}\\{r['thumbprint']}",
-            "PSParentPath": parent,
-            "PSChildName": r["thumbprint"],
-            "Thumbprint": r["thumbprint"],
-            "Subject": r["subject"],
-            "Issuer": r["issuer"],
-            "FriendlyName": r.get("friendly_name", ""),
-            "NotBefore": r["not_before"],
-            "NotAfter": r["not_after"],
-            "SerialNumber": r.get("serial_number", ""),
-            "HasPrivateKey": bool(r.get("has_private_key")),
-            "Archived": False,
-            "Version": 3,
-            "DnsNameList": dns_names(r),
-        }
-        for r in state["certificates"][sid]
-    ]
-
-
 def _blob(record: dict[str, Any]) -> list[int]:
     """The registry `Blob` of a stored certificate: serialized properties (SHA-1 hash, friendly name, the DER)."""
     elements = [(3, bytes.fromhex(record["thumbprint"]))]
@@ -636,7 +601,7 @@ def new_self_signed(
 ) -> dict[str, Any]:  # fmt: skip
     """New-SelfSignedCertificate -DnsName ... [-KeyExportPolicy] [-Provider] [-CertStoreLocation]: the defaults of
     the real cmdlet (RSA 2048, SHA-256, CN=<first DNS name>, SAN DNS names, Client+Server Authentication, one year,
-    key in the store with the certificate). For the PowerShell evaluator; no command form calls it yet."""
+    key in the store with the certificate). The PowerShell subset's cmdlet calls it."""
     sid = find_store(state, store)
     if sid is None:
         raise LookupError(f"Cannot find path 'Cert:\\{store}' because it does not exist.")

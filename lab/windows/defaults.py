@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any
 
-from lab.windows import certstore
+from lab.windows import certstore, filestore
 
 WRITER_NAMESPACE = uuid.UUID("5b0f0c34-5a3e-4d9b-9b43-0f3c6a0c1a77")
 
@@ -187,6 +187,7 @@ STATE_LABELS = {
 }
 
 AGENT_EXE = "C:\\WindowsAzure\\Packages\\WaAppAgent.exe"
+KERNEL32 = "C:\\Windows\\System32\\kernel32.dll"
 MACHINEKEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
 
 DEFAULT_FILES: dict[str, dict[str, Any]] = {
@@ -414,6 +415,8 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     registry = {k: {vn: _reg_value(v) for vn, v in vals.items()} for k, vals in registry.items()}
 
     files = copy.deepcopy(DEFAULT_FILES)
+    os_version = str((spec.get("os") or {}).get("version") or "10.0.20348.0")
+    files[KERNEL32] = {"type": "file", "size": 765952, "version": os_version}  # its version is the OS build's
     for path, entry in (spec.get("files") or {}).items():
         if entry is None:
             files.pop(path, None)
@@ -425,7 +428,7 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "locale": str(spec.get("locale") or "en-US"),
         "os": {
             "name": "Microsoft Windows Server 2022 Datacenter",
-            "version": "10.0.20348.0",
+            "version": os_version,
             **(spec.get("os") or {}),
         },
         "domain": spec.get("domain") or "WORKGROUP",
@@ -467,6 +470,10 @@ def build_state(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "commands_run": [],
         "faults": dict(spec.get("faults") or {}),
     }
+    try:
+        filestore.load_scenario_acls(state)
+    except ValueError as exc:
+        raise ValueError(f"windows lab host {name}: {exc} (see lab/windows/README.md)") from exc
     return state
 
 

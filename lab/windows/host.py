@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from lab.windows.commands import run_raw
+from lab.windows.commands import NotSimulated, run_raw
 from lab.windows.defaults import build_state
 from lab.windows.modules import run_module
 from lab.windows.payload import Invocation
@@ -89,6 +89,9 @@ class SimulatedHost:
                         b"",
                         1 if result.get("failed") else 0,
                     )
+            except NotSimulated as exc:  # e.g. a creates/removes path on a provider or share the lab does not have
+                result = {"failed": True, "msg": f"lab.windows simulator: {invocation.name}: not simulated: {exc}"}
+                out = (json.dumps(result).encode("utf-8"), b"", 1)
             except Exception as exc:  # a simulator bug must fail the task loudly, never pass silently
                 log.error("internal error on %s: %s", self.name, traceback.format_exc())
                 result = {

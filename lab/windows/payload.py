@@ -34,6 +34,7 @@ class Invocation:
     script: str = ""  # the decoded PowerShell of a raw command
     extra_input: bytes = b""
     actions: list[str] = dataclasses.field(default_factory=list)
+    source: str = ""  # the module's PowerShell source (from the exec manifest), for role-library modules
 
 
 def decode_command_line(command: str, arguments: list[str]) -> str:
@@ -101,6 +102,12 @@ def decode(command: str, arguments: list[str], stdin: bytes) -> Invocation:
         raise PayloadError(
             f"module {fqcn}: no complex_args variable in module_wrapper params (format changed?)"
         )
+    script = (manifest.get("scripts") or {}).get(script_name) or {}
+    try:
+        source = base64.b64decode(script.get("script") or "").decode("utf-8-sig")
+    except (ValueError, UnicodeDecodeError):
+        source = ""
     return Invocation(
-        kind="module", name=name, fqcn=fqcn, args=args, params=params, extra_input=extra, actions=names
+        kind="module", name=name, fqcn=fqcn, args=args, params=params, extra_input=extra, actions=names,
+        source=source,
     )

@@ -9,42 +9,34 @@ Process.cs arranges (it allocates a console with SetConsoleOutputCP(65001)) and 
 from __future__ import annotations
 
 import codecs
-import re
 from typing import Any
 
-from lab.windows import certstore, environment, filestore, regstore
+from lab.windows import filestore, powershell
+from lab.windows.powershell.cmdlets.items import expand
+from lab.windows.powershell.errors import PSError
+from lab.windows.powershell.providers import resolve
 
-REGISTRY_DRIVE = re.compile(r"^(HKLM|HKCU|HKCR|HKU|HKCC):", re.I)
 DIRECTORY_INVALID = 267  # ERROR_DIRECTORY
 
 
-def _full_path(host: Any, path: str) -> str:
-    """A relative file-system path is relative to the module's current directory (the user's profile)."""
-    if re.match(r"^[A-Za-z]:\\|^\\\\", path):
-        return path
-    return f"C:\\Users\\{host.user}\\{path}"
+def full_path(host: Any, path: str) -> str:
+    """A file-system path as the module process sees it: relative to its current directory (%USERPROFILE%, where a
+    WinRS shell starts)."""
+    return resolve(powershell.context(host), path).path
 
 
 def test_ansible_path(host: Any, path: str) -> bool:
-    """Test-AnsiblePath (Ansible.ModuleUtils.FileUtil.psm1 lines 12-44): a file or a directory on the file system
-    ([IO.File]::GetAttributes, no wildcards); on the other PowerShell drives Test-Path (registry keys, Cert:,
-    Env:)."""
-    if REGISTRY_DRIVE.match(path):
-        return regstore.key_exists(host.state, path)
-    cert = re.match(r"^Cert:\\(?P<rest>.*)$", path, re.I)
-    if cert:
-        parts = [p for p in cert["rest"].split("\\") if p]
-        if len(parts) < 2:
-            return not parts or parts[0].lower() in ("currentuser", "localmachine")
-        sid = certstore.find_store(host.state, f"{parts[0]}\\{parts[1]}")
-        if sid is None or len(parts) > 3:
-            return False
-        stored = certstore.certificates(host.state, sid)
-        return len(parts) == 2 or any(r["thumbprint"].lower() == parts[2].lower() for r in stored)
-    env = re.match(r"^Env:\\?(?P<name>.*)$", path, re.I)
-    if env:
-        return not env["name"] or environment.lookup(host, env["name"]) is not None
-    return filestore.find(host.state, _full_path(host, path)) is not None
+    """Test-AnsiblePath (Ansible.ModuleUtils.FileUtil.psm1 lines 12-44; win_powershell.ps1 line 614 has the same
+    rule): a path on a drive that does not exist is False; on the file system [IO.File]::GetAttributes (the literal
+    path: a file or a directory); on the other providers (registry keys, Cert:, Env:) Test-Path -Path (wildcards)."""
+    ctx = powershell.context(host)
+    try:
+        resolved = resolve(ctx, path)
+    except PSError:  # DriveNotFoundException
+        return False
+    if resolved.provider.name == "FileSystem":
+        return resolved.provider.exists(ctx, resolved.path)
+    return bool(expand(ctx, path))
 
 
 def start_error(host: Any, chdir: str | None, output_encoding: str | None) -> tuple[str, int] | None:
@@ -56,7 +48,7 @@ def start_error(host: Any, chdir: str | None, output_encoding: str | None) -> tu
     from Encoding.GetEncoding after the process was created suspended, so the command never runs (rc 2).
     """
     if chdir:
-        found = filestore.find(host.state, _full_path(host, chdir))
+        found = filestore.find(host.state, full_path(host, chdir))
         if found is None:
             return f"Could not find specified -WorkingDirectory '{chdir}'", 2
         if found[1].get("type") != "directory":

@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from lab.windows import service_ops
-from lab.windows.commands.base import Outcome, tokens
+from lab.windows.powershell.commands import NativeCall, NativeResult, native
+from lab.windows.powershell.errors import NotSimulated
 
-PATTERN = re.compile(r"^sc(?:\.exe)?\s+triggerinfo\s+(?P<rest>.+)$", re.I)
 NAMED_PIPE = "1f81d131-3fac-4537-9e0c-7e7b0c2f4b55"
 RPC_INTERFACE = "bc90d167-9470-4139-a9ba-be0bbbf5b74d"
 DOMAIN_JOIN = "1ce20aba-9851-4421-9430-1ddeb766e809"
@@ -47,11 +47,16 @@ FORMS: dict[str, tuple[tuple[str, ...], str, str | None, str | None]] = {
 INVALID = "[SC] ChangeServiceConfig2 FAILED 87:\r\n\r\nThe parameter is incorrect.\r\n\r\n"
 
 
-def triggerinfo(host: Any, match: re.Match[str]) -> Outcome:
-    args = tokens(match["rest"])
-    service = service_ops.find(host.state, args[0])
+@native("sc")
+def sc(call: NativeCall) -> NativeResult:
+    """`sc.exe triggerinfo <service> <trigger>...`; other verbs are not simulated. From PowerShell, `sc` is the
+    Set-Content alias: only `sc.exe` (or a path) reaches this executable."""
+    if len(call.argv) < 2 or call.argv[0].lower() != "triggerinfo":
+        raise NotSimulated(f"{call.line} (only `sc.exe triggerinfo <service> <trigger>...` is simulated)")
+    args = call.argv[1:]
+    service = service_ops.find(call.state, args[0])
     if service is None or service["name"].lower() != args[0].lower():
-        return Outcome(
+        return NativeResult(
             stdout="[SC] OpenService FAILED 1060:\r\n\r\nThe specified service does not exist as an installed "
             "service.\r\n\r\n",
             rc=1060,
@@ -63,10 +68,10 @@ def triggerinfo(host: Any, match: re.Match[str]) -> Outcome:
             continue
         trigger = _trigger(arg)
         if trigger is None:
-            return Outcome(stdout=INVALID, rc=87)
+            return NativeResult(stdout=INVALID, rc=87)
         triggers.append(trigger)
     service["triggers"] = triggers
-    return Outcome(stdout="[SC] ChangeServiceConfig2 SUCCESS\r\n")
+    return NativeResult(stdout="[SC] ChangeServiceConfig2 SUCCESS\r\n")
 
 
 def _trigger(arg: str) -> dict[str, Any] | None:

@@ -6,10 +6,9 @@ Shared by win_service, win_service_info, `net start/stop`, `sc.exe` and the *-Se
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from lab.windows import accounts, regstore, vss
+from lab.windows import accounts, regstore, vss, wildcard
 
 SYSTEM = "NT AUTHORITY\\SYSTEM"
 NETWORK_SERVICE = "NT AUTHORITY\\NETWORK SERVICE"
@@ -49,45 +48,11 @@ def listed(state: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted((s for s in state["services"].values() if not is_driver(s)), key=lambda s: s["name"].lower())
 
 
-WILDCARD_CHARS = "*?["
-
-
-def has_wildcards(pattern: str) -> bool:
-    return any(char in pattern for char in WILDCARD_CHARS)
-
-
-def wildcard(pattern: str) -> re.Pattern[str]:
-    """PowerShell WildcardPattern (IgnoreCase): `*`, `?`, `[abc]`, `[a-z]`, backtick escapes."""
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "`" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                raise ValueError(f"The specified wildcard character pattern is not valid: {pattern}")
-            body = pattern[i + 1 : end]
-            out.append("[" + "".join(c if c == "-" else re.escape(c) for c in body) + "]")
-            i = end + 1
-            continue
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out), re.I | re.S)
-
-
 def get_service_by_name(state: dict[str, Any], pattern: str) -> list[dict[str, Any]]:
     """`Get-Service -Name <pattern>`: wildcards match service names only; a plain name is opened with
     ServiceController(name), which also accepts a display name and drivers (MatchingServicesByServiceName)."""
-    if has_wildcards(pattern):
-        regex = wildcard(pattern)
+    if wildcard.has_wildcards(pattern):
+        regex = wildcard.compile_pattern(pattern)
         return sorted(
             (s for s in state["services"].values() if regex.fullmatch(s["name"])), key=lambda s: s["name"].lower()
         )

@@ -41,6 +41,11 @@ def store_bytes(entry: dict[str, Any], content: bytes) -> None:
         entry["content_base64"] = base64.b64encode(content).decode("ascii")
 
 
+def checksum(entry: dict[str, Any], algorithm: str) -> str:
+    """Get-FileChecksum of win_stat / win_find: the hex digest of the file's bytes (text or binary)."""
+    return hashlib.new(algorithm, content_bytes(entry)).hexdigest()
+
+
 def content_bytes(entry: dict[str, Any]) -> bytes:
     """The bytes of a file entry (the reverse of store_bytes)."""
     if "content_base64" in entry:

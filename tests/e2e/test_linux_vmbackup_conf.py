@@ -13,8 +13,16 @@ import pytest
 
 from lab import linux
 
+from .linux_lab import lab_module
+
 CODE = "ExtensionFailedSnapshotLimitReachedError"
 CONF = "etc/azure/vmbackup.conf"
+
+
+@pytest.fixture(scope="module")
+def linux_lab(tmp_path_factory):
+    """The ASR lab (linux-asr.yml), which must leave no loop device, mount or process behind."""
+    yield from lab_module(tmp_path_factory, "linux-asr.yml")
 
 
 def host_file(r, host: str) -> Path:
@@ -67,6 +75,20 @@ def test_missing_file_is_created_from_the_template(linux_lab):
     text = host_file(linux_lab, "lnx2").read_text()
     assert "[SnapshotThread]" in text and "isanysnapshotfailed = false" in text and "fsfreeze = True" in text
     assert not Path("/etc/azure/vmbackup.conf").exists() or "lab" not in Path("/etc/azure/vmbackup.conf").read_text()
+
+
+def test_without_site_recovery_nothing_changes_and_the_manual_steps_follow(linux_lab):
+    before = host_file(linux_lab, "lnx3").read_text()
+    res = linux_lab("--code", CODE, "--host", "lnx3", "--json")
+    assert res.rc == 4, res.stderr
+    doc = res.json
+    assert doc["status"] == "manual"
+    diag = doc["diagnosis"]["lnx3"]
+    assert diag["site_recovery"] is False and [f["key"] for f in diag["findings"]] == ["asr"]
+    apply = next(s for s in doc["steps"] if s["phase"] == "apply")
+    assert not apply["changed"]
+    assert host_file(linux_lab, "lnx3").read_text() == before  # isanysnapshotfailed = True stays
+    assert doc["results"]["lnx3"]["guidance"][0]["id"] == "delete-unneeded-blob-snapshots"
 
 
 def test_history_shows_the_runs(linux_lab):

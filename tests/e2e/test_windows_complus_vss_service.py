@@ -33,6 +33,11 @@ def applied(doc: dict) -> list[tuple[str, bool]]:
     return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
 
 
+def noop(doc: dict) -> list[str]:
+    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op")."""
+    return [d["reason"].split("(")[1].split(")")[0] for d in doc["decisions"] if d["rule"] == "no-op"]
+
+
 def plan_lines(doc: dict, host: str) -> list[str]:
     return [line for t in doc["results"][host]["plan"][0]["would_change"] for line in t.get("changes", [])]
 
@@ -144,7 +149,8 @@ def test_com2_step_1_does_not_fix_step_2_does_and_step_3_never_runs(com_lab, com
     assert res.rc == 0, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "fixed"
-    assert applied(doc) == [("start-comsysapp", False), ("msdtc-network-service", True)]
+    assert noop(doc) == ["start-comsysapp"]  # COMSysApp runs: checked, nothing to do, skipped
+    assert applied(doc) == [("msdtc-network-service", True)]
     assert "fixed by step 2 (msdtc-network-service)" in doc["results"]["com2"]["message"]
     after = hosts(com_lab)["com2"]
     assert services(after)["MSDTC"] == ("running", NETWORK_SERVICE, "auto")
@@ -171,8 +177,8 @@ def test_com3_msdtc_that_does_not_start_is_reinstalled_by_step_3(com_lab, com_st
     assert res.rc == 0, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "fixed"
-    assert applied(doc) == [("start-comsysapp", False), ("msdtc-network-service", False),
-                            ("msdtc-reinstall", True)]
+    assert noop(doc) == ["start-comsysapp", "msdtc-network-service"]
+    assert applied(doc) == [("msdtc-reinstall", True)]
     after = hosts(com_lab)["com3"]
     assert [c for c in after["commands_run"] if c.startswith("msdtc")] == ["msdtc -uninstall", "msdtc -install"]
     assert services(after)["MSDTC"] == ("running", NETWORK_SERVICE, "auto")
@@ -191,7 +197,8 @@ def test_com4_exhausted_ladder_exits_4_with_guidance(com_lab, com_start):
     assert res.rc == 4, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "manual"
-    assert [a for a, _ in applied(doc)] == ["start-comsysapp", "msdtc-network-service", "msdtc-reinstall"]
+    assert noop(doc) == ["msdtc-network-service"]
+    assert [a for a, _ in applied(doc)] == ["start-comsysapp", "msdtc-reinstall"]
     assert [g["id"] for g in doc["guidance"]] == ["trigger-backup"]
     assert "net start COMSysApp" in doc["guidance"][0]["guidance"]
     assert doc["verification"]["com4"]["state"] == "unhealthy"

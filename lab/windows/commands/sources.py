@@ -1,297 +1,226 @@
-"""PowerShell cmdlets producing objects (Get-WinEvent, Get-MpPreference, ...) and the file version forms."""
+"""Cmdlets reading the simulated state: Get-WinEvent, Get-MpPreference, Get-BitLockerVolume, Get-NetIPInterface,
+Get-CimInstance / Get-WmiObject (Win32_NetworkAdapterConfiguration), Get-Service, Get-ItemProperty (registry).
+
+Their objects are CmdletObjects carrying the real .NET type name; properties that are .NET enums on Windows are
+EnumValues (shown by name, compared by name or number, written as numbers by ConvertTo-Json and as
+{Type, String, Value} by win_powershell)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from lab.windows import accounts, certstore, filestore, regstore, service_ops
-from lab.windows.commands.base import NotSimulated, PSEnum, split_outside, unquote
+from lab.windows import netenum, regstore, service_ops, wildcard
+from lab.windows.powershell import types as pstypes
+from lab.windows.powershell.commands import Call, Param, cmdlet
+from lab.windows.powershell.errors import NotSimulated
+from lab.windows.powershell.providers import resolve
+from lab.windows.powershell.values import CmdletObject, EnumValue, PSHashtable, enumerate_value, to_int, to_string
 
 NO_EVENTS = "No events were found that match the specified selection criteria."
+LEVELS = {"1": "Critical", "2": "Error", "3": "Warning", "4": "Information"}
 
 
-def _hashtable(text: str) -> dict[str, str]:
-    inner = text.strip().removeprefix("@").strip().removeprefix("{").removesuffix("}")
-    table = {}
-    for part in split_outside(inner.replace("\n", ";"), ";"):
-        if "=" in part:
-            key, _, value = part.partition("=")
-            table[key.strip().lower()] = unquote(value.strip())
-    return table
-
-
-def _get_winevent(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(r"^-FilterHashtable\s+(?P<table>@\{.*?\})(?P<rest>.*)$", args.strip(), re.I | re.S)
-    if not match:
-        raise NotSimulated(f"Get-WinEvent {args.strip()} (only -FilterHashtable @{{...}} is simulated)")
-    table = _hashtable(match["table"])
-    unknown = set(table) - {"logname", "providername", "id", "level"}
+@cmdlet("Get-WinEvent", Param("FilterHashtable"), Param("MaxEvents"))
+def get_winevent(call: Call) -> list[Any]:
+    table = call.get("FilterHashtable")
+    if not isinstance(table, PSHashtable):
+        raise NotSimulated("Get-WinEvent without -FilterHashtable @{...}")
+    filters = {str(k).lower(): v for k, v in table.items()}
+    unknown = set(filters) - {"logname", "providername", "id", "level"}
     if unknown:
         raise NotSimulated(f"Get-WinEvent filter key(s) {', '.join(sorted(unknown))}")
-    rest = match["rest"]
-    max_events = re.search(r"-MaxEvents\s+(\d+)", rest, re.I)
-    silent = re.search(r"-ErrorAction\s+(SilentlyContinue|Ignore)", rest, re.I) is not None
-    leftover = re.sub(r"-MaxEvents\s+\d+|-ErrorAction\s+\w+", "", rest, flags=re.I).strip()
-    if leftover:
-        raise NotSimulated(f"Get-WinEvent argument(s) {leftover}")
-    levels = {"1": "Critical", "2": "Error", "3": "Warning", "4": "Information"}
     events = []
-    for event in sorted(host.state["event_log"], key=lambda e: e.get("time_created", ""), reverse=True):
-        if "logname" in table and event.get("log", "").lower() != table["logname"].lower():
+    for event in sorted(call.state["event_log"], key=lambda e: e.get("time_created", ""), reverse=True):
+        if "logname" in filters and event.get("log", "").lower() != to_string(filters["logname"]).lower():
             continue
-        if "providername" in table and event.get("provider", "").lower() != table["providername"].lower():
+        if "providername" in filters and event.get("provider", "").lower() != to_string(
+            filters["providername"]
+        ).lower():
             continue
-        if "id" in table and str(event.get("id")) != table["id"]:
+        if "id" in filters and str(event.get("id")) != to_string(filters["id"]):
             continue
-        if "level" in table and event.get("level") != levels.get(table["level"], table["level"]):
-            continue
+        if "level" in filters:
+            wanted = to_string(filters["level"])
+            if event.get("level") != LEVELS.get(wanted, wanted):
+                continue
         events.append(
-            {
+            CmdletObject("System.Diagnostics.Eventing.Reader.EventLogRecord", {
                 "TimeCreated": event.get("time_created"),
                 "ProviderName": event.get("provider"),
                 "Id": int(event.get("id", 0)),
                 "LevelDisplayName": event.get("level", "Information"),
                 "LogName": event.get("log"),
                 "Message": event.get("message", ""),
-            }
+            })
         )
-    if max_events:
-        events = events[: int(max_events.group(1))]
-    if not events and not silent:
-        return [], [f"Get-WinEvent : {NO_EVENTS}"]
-    return events, []
+    if call.has("MaxEvents"):
+        events = events[: to_int(call.get("MaxEvents"))]
+    if not events:
+        call.error(NO_EVENTS, exception_type="System.Exception", category="ObjectNotFound",
+                   error_id="NoMatchingEventsFound")
+    return events
 
 
+CIM = "Microsoft.Management.Infrastructure.CimInstance#"
+MP_PREFERENCE = CIM + "ROOT/Microsoft/Windows/Defender/MSFT_MpPreference"
 # The Defender cmdlets (CIM class MSFT_MpPreference) fail with HRESULT 0x800106ba while the WinDefend service does
-# not run (e.g. stopped by a third-party antivirus); the Get form prints its message template unformatted.
+# not run (e.g. stopped by a third-party antivirus); Get-MpPreference prints its message template unformatted.
+MP_FAILED = "Operation failed with the following error: "
 MP_UNAVAILABLE = {
-    "get": ["Get-MpPreference : Operation failed with the following error: 0x%1!x!"],
-    "add": ["Add-MpPreference : Operation failed with the following error: 0x800106ba. Operation: MpPreference. "
-            "Target: ConfigListExtension.", "Add-MpPreference : Operation failed with the following error: 0x%1!x!"],
+    "Get-MpPreference": [MP_FAILED + "0x%1!x!"],
+    "Add-MpPreference": [MP_FAILED + "0x800106ba. Operation: MpPreference. Target: ConfigListExtension.",
+                         MP_FAILED + "0x%1!x!"],
 }
+MP_UNAVAILABLE["Remove-MpPreference"] = MP_UNAVAILABLE["Add-MpPreference"]
 
 
-def defender_errors(host: Any, verb: str) -> list[str]:
-    """The errors of a *-MpPreference cmdlet when Microsoft Defender does not run, else []."""
-    service = service_ops.find(host.state, "WinDefend")
+def defender_running(call: Call) -> bool:
+    """Whether Microsoft Defender answers; if not, the cmdlet's non-terminating CIM errors are written."""
+    service = service_ops.find(call.state, "WinDefend")
     if service is None:
-        raise NotSimulated(f"{verb.capitalize()}-MpPreference without a WinDefend service (Defender removed)")
+        raise NotSimulated(f"{call.name} without a WinDefend service (Defender removed)")
     if service["state"] == "running":
+        return True
+    for message in MP_UNAVAILABLE[call.name]:
+        call.error(message, exception_type="Microsoft.Management.Infrastructure.CimException",
+                   error_id="HRESULT 0x800106ba", target=MP_PREFERENCE.rsplit("/", 1)[-1])
+    return False
+
+
+@cmdlet("Get-MpPreference")
+def get_mppreference(call: Call) -> list[Any]:
+    if not defender_running(call):
         return []
-    return [e.replace("Add-", f"{verb.capitalize()}-") for e in MP_UNAVAILABLE["get" if verb == "get" else "add"]]
-
-
-def get_mppreference(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    if args.strip():
-        raise NotSimulated(f"Get-MpPreference {args.strip()}")
-    errors = defender_errors(host, "get")
-    if errors:
-        return [], errors
     return [
-        {
-            "ExclusionPath": list(host.state["defender"]["exclusion_paths"]) or None,
+        CmdletObject(MP_PREFERENCE, {
+            "ExclusionPath": list(call.state["defender"]["exclusion_paths"]) or None,
             "DisableRealtimeMonitoring": False,
-        }
-    ], []
+        })
+    ]
 
 
-# Microsoft.BitLocker.Structures enums (BitLocker.psm1; VolumeStatus numbers are Win32_EncryptableVolume
-# GetConversionStatus's; the wipe states of BitLockerVolumeStatus are not simulated).
-BITLOCKER_NS = "Microsoft.BitLocker.Structures."
-VOLUME_STATUS = {"FullyDecrypted": 0, "FullyEncrypted": 1, "EncryptionInProgress": 2, "DecryptionInProgress": 3,
-                 "EncryptionPaused": 4, "DecryptionPaused": 5}
-PROTECTION_STATUS = {"Off": 0, "On": 1, "Unknown": 2}
-LOCK_STATUS = {"Unlocked": 0, "Locked": 1}
+BITLOCKER_VOLUME = "Microsoft.BitLocker.Structures.BitLockerVolume"
 
 
-def _get_bitlocker(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    mount = re.match(r"^(?:-MountPoint\s+)?(?P<mp>\S+)?$", args.strip(), re.I)
-    if not mount:
-        raise NotSimulated(f"Get-BitLockerVolume {args.strip()}")
+@cmdlet("Get-BitLockerVolume", Param("MountPoint", position=0))
+def get_bitlocker(call: Call) -> list[Any]:
+    wanted = [to_string(m).lower() for m in enumerate_value(call.get("MountPoint"))] if call.has("MountPoint") else []
     volumes = []
-    for volume in host.state["bitlocker"]:
-        wanted = unquote(mount["mp"] or "")
-        if wanted and volume["mount_point"].lower() != wanted.lower():
+    for volume in call.state["bitlocker"]:
+        if wanted and volume["mount_point"].lower() not in wanted:
             continue
-        lock = PSEnum(BITLOCKER_NS + "BitLockerVolumeLockStatus", LOCK_STATUS, volume.get("lock_status", "Unlocked"))
+        lock = EnumValue.named(netenum.BITLOCKER_LOCK_STATUS, volume.get("lock_status", "Unlocked"))
         # BitLocker.psm1 Get-BitLockerVolumeInternal reads the conversion status only on unlocked volumes: a locked
         # volume has VolumeStatus and EncryptionPercentage $null.
-        unlocked = lock == "Unlocked"
+        unlocked = lock.value == 0
+        status = EnumValue.named(netenum.BITLOCKER_VOLUME_STATUS, volume.get("volume_status", "FullyDecrypted"))
         volumes.append(
-            {
+            CmdletObject(BITLOCKER_VOLUME, {
                 "MountPoint": volume["mount_point"],
-                "VolumeStatus": PSEnum(BITLOCKER_NS + "BitLockerVolumeStatus", VOLUME_STATUS,
-                                       volume.get("volume_status", "FullyDecrypted")) if unlocked else None,
-                "ProtectionStatus": PSEnum(BITLOCKER_NS + "BitLockerVolumeProtectionStatus", PROTECTION_STATUS,
-                                           volume.get("protection_status", "Off")),
+                "VolumeStatus": status if unlocked else None,
+                "ProtectionStatus": EnumValue.named(netenum.BITLOCKER_PROTECTION_STATUS,
+                                                    volume.get("protection_status", "Off")),
                 "LockStatus": lock,
                 "EncryptionPercentage": volume.get("encryption_percentage", 0) if unlocked else None,
-            }
+            })
         )
-    return volumes, []
+    return volumes
 
 
-def _get_netipinterface(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    leftover = re.sub(r"-AddressFamily\s+IPv4", "", args, flags=re.I).strip()
-    if leftover:
-        raise NotSimulated(f"Get-NetIPInterface {leftover}")
+@cmdlet("Get-NetIPInterface", Param("AddressFamily"))
+def get_netipinterface(call: Call) -> list[Any]:
+    if call.has("AddressFamily") and to_string(call.get("AddressFamily")).lower() != "ipv4":
+        raise NotSimulated(f"Get-NetIPInterface -AddressFamily {to_string(call.get('AddressFamily'))}")
     return [
-        {
+        CmdletObject(CIM + "ROOT/StandardCimv2/MSFT_NetIPInterface", {
             "InterfaceAlias": a["name"],
             "InterfaceIndex": a.get("interface_index"),
             "AddressFamily": "IPv4",
             "Dhcp": "Enabled" if a.get("dhcp_enabled") else "Disabled",
             "ConnectionState": "Connected",
-        }
-        for a in host.state["network_adapters"]
-    ], []
+        })
+        for a in call.state["network_adapters"]
+    ]
 
 
-def _get_cim_adapters(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(
-        r"^(?:-ClassName\s+|-Class\s+)?Win32_NetworkAdapterConfiguration"
-        r"(?:\s+-Filter\s+(?P<filter>'[^']*'|\"[^\"]*\"))?$",
-        args.strip(),
-        re.I,
-    )
-    if not match:
-        raise NotSimulated(f"{args.strip()} (only Win32_NetworkAdapterConfiguration is simulated)")
-    wanted = re.sub(r"\s", "", unquote(match["filter"] or "")).lower()
+@cmdlet("Get-CimInstance", Param("ClassName", position=0, aliases=("Class",)), Param("Filter"),
+        aliases=("Get-WmiObject", "gwmi", "gcim"))
+def get_cim_adapters(call: Call) -> list[Any]:
+    class_name = to_string(call.get("ClassName"))
+    if class_name.lower() != "win32_networkadapterconfiguration":
+        raise NotSimulated(f"{call.name} {class_name} (only Win32_NetworkAdapterConfiguration is simulated)")
+    wanted = re.sub(r"\s", "", to_string(call.get("Filter", ""))).lower()
     if wanted not in ("", "ipenabled=true", "ipenabled=1"):
-        raise NotSimulated(f"-Filter {match['filter']}")
+        raise NotSimulated(f"-Filter {to_string(call.get('Filter'))}")
     return [
-        {
+        CmdletObject(CIM + "root/cimv2/Win32_NetworkAdapterConfiguration", {
             "Description": f"Microsoft Hyper-V Network Adapter ({a['name']})",
             "InterfaceIndex": a.get("interface_index"),
             "IPEnabled": True,
             "DHCPEnabled": bool(a.get("dhcp_enabled")),
             "IPAddress": [a["ipv4_address"]] if a.get("ipv4_address") else [],
-        }
-        for a in host.state["network_adapters"]
-    ], []
+        })
+        for a in call.state["network_adapters"]
+    ]
 
 
-SERVICE_STATUS = {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "ContinuePending": 5,
-                  "PausePending": 6, "Paused": 7}
-SERVICE_START_MODE = {"Boot": 0, "System": 1, "Automatic": 2, "Manual": 3, "Disabled": 4}
+# ServiceStartMode of the SCM start types (a delayed auto start is Automatic; drivers are Boot / System).
+START_TYPES = {"boot": "Boot", "system": "System", "auto": "Automatic", "delayed": "Automatic", "manual": "Manual",
+               "disabled": "Disabled"}
+pstypes.enum_type(netenum.SERVICE_CONTROLLER_STATUS)
+pstypes.enum_type(netenum.SERVICE_START_MODE)
 
 
-def _get_service(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(r"^(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+)?$", args.strip(), re.I)
-    if not match:
-        raise NotSimulated(f"Get-Service {args.strip()}")
-    names = [unquote(match["name"])] if match["name"] else [s["name"] for s in service_ops.listed(host.state)]
-    objects, errors = [], []
-    start_types = {"auto": "Automatic", "delayed": "Automatic", "manual": "Manual", "disabled": "Disabled"}
-    start_types.update(boot="Boot", system="System")  # drivers (Get-Service -Name opens them)
-    status_type, start_type = "System.ServiceProcess.ServiceControllerStatus", "System.ServiceProcess.ServiceStartMode"
-    for name in names:
-        service = service_ops.find(host.state, name)
-        if service is None:
-            errors.append(f"Get-Service : Cannot find any service with service name '{name}'.")
-            continue
-        objects.append(
-            {
-                "Name": service["name"],
-                "DisplayName": service["display_name"],
-                "Status": PSEnum(status_type, SERVICE_STATUS, service["state"].capitalize()),
-                "StartType": PSEnum(start_type, SERVICE_START_MODE, start_types[service["start_mode"]]),
-            }
-        )
-    return objects, errors
+@cmdlet("Get-Service", Param("Name", position=0, aliases=("ServiceName",)), aliases=("gsv",))
+def get_service(call: Call) -> list[Any]:
+    """Without -Name: the Win32 services (ServiceController.GetServices lists no driver), sorted by name. -Name:
+    wildcards match service names; a plain name opens the service, a driver or a display name (service_ops)."""
+    if not call.has("Name"):
+        found = service_ops.listed(call.state)
+    else:
+        found = []
+        for name in (to_string(n) for n in enumerate_value(call.get("Name"))):
+            try:
+                matched = service_ops.get_service_by_name(call.state, name)
+            except wildcard.WildcardError as exc:
+                call.error(str(exc), exception_type="System.Management.Automation.WildcardPatternException")
+                continue
+            if not matched and not wildcard.has_wildcards(name):
+                call.error(f"Cannot find any service with service name '{name}'.", category="ObjectNotFound",
+                           error_id="NoServiceFoundForGivenName", target=name)
+            found += [s for s in matched if s not in found]
+    return [
+        CmdletObject("System.ServiceProcess.ServiceController", {
+            "Name": service["name"],
+            "DisplayName": service["display_name"],
+            "Status": EnumValue.named(netenum.SERVICE_CONTROLLER_STATUS, service["state"].capitalize()),
+            "StartType": EnumValue.named(netenum.SERVICE_START_MODE, START_TYPES[service["start_mode"]]),
+        })
+        for service in found
+    ]
 
 
-def _get_itemproperty(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    match = re.match(
-        r"^(?:-(?:Literal)?Path\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)(?:\s+(?:-Name\s+)?(?P<name>'[^']+'|\"[^\"]+\"|\S+))?"
-        r"(?:\s+-ErrorAction\s+(?P<ea>\w+))?$",
-        args.strip(),
-        re.I,
-    )
-    if not match or not regstore.valid_ps_path(unquote(match["path"])):
-        raise NotSimulated(f"Get-ItemProperty {args.strip()} (registry paths like HKLM:\\... only)")
-    path = unquote(match["path"])
-    silent = (match["ea"] or "").lower() in ("silentlycontinue", "ignore")
-    if not regstore.key_exists(host.state, path):
-        error = f"Get-ItemProperty : Cannot find path '{path}' because it does not exist."
-        return [], [] if silent else [error]
-    values = {n: v["data"] for n, v in regstore.values(host.state, path).items()}
-    if match["name"]:
-        found = regstore.get_value(host.state, path, unquote(match["name"]))
+@cmdlet("Get-ItemProperty", Param("Path", position=0), Param("LiteralPath", aliases=("PSPath",)),
+        Param("Name", position=1), aliases=("gp",))
+def get_itemproperty(call: Call) -> list[Any]:
+    raw = to_string(call.get("LiteralPath") if call.has("LiteralPath") else call.get("Path"))
+    resolved = resolve(call.ctx, raw)
+    if resolved.provider.name != "Registry":
+        raise NotSimulated(f"Get-ItemProperty {raw} (registry paths like HKLM:\\... only)")
+    path = resolved.path
+    if not regstore.key_exists(call.state, path):
+        call.error(f"Cannot find path '{raw}' because it does not exist.",
+                   exception_type="System.Management.Automation.ItemNotFoundException",
+                   category="ObjectNotFound", error_id="PathNotFound", target=raw)
+        return []
+    values = {n: v["data"] for n, v in regstore.values(call.state, path).items()}
+    if call.has("Name"):
+        found = regstore.get_value(call.state, path, to_string(call.get("Name")))
         if found is None:
-            error = f"Get-ItemProperty : Property {unquote(match['name'])} does not exist at path {path}."
-            return [], [] if silent else [error]
+            call.error(f"Property {to_string(call.get('Name'))} does not exist at path {raw}.",
+                       exception_type="System.Management.Automation.PSArgumentException",
+                       category="InvalidArgument", error_id="System.Management.Automation.PSArgumentException")
+            return []
         values = {found[0]: found[1]["data"]}
-    return [values], []
-
-
-def _get_childitem_cert(host: Any, args: str) -> tuple[list[Any], list[str]]:
-    """Get-ChildItem [-Path] Cert:\\<location>\\<store>: the certificates (certstore.provider_items)."""
-    match = re.match(r"^(?:-(?:Literal)?Path\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)$", args.strip(), re.I)
-    path = unquote(match["path"]) if match else ""
-    try:
-        return certstore.provider_items(host.state, path), []
-    except ValueError:
-        raise NotSimulated(f"Get-ChildItem {args.strip()} (only Cert:\\<location>\\<store> is simulated)") from None
-    except LookupError as exc:
-        return [], [f"Get-ChildItem : {exc}"]
-
-
-SOURCES = {
-    "get-winevent": _get_winevent,
-    "get-mppreference": get_mppreference,
-    "get-bitlockervolume": _get_bitlocker,
-    "get-netipinterface": _get_netipinterface,
-    "get-ciminstance": _get_cim_adapters,
-    "get-wmiobject": _get_cim_adapters,
-    "get-service": _get_service,
-    "get-itemproperty": _get_itemproperty,
-    "get-childitem": _get_childitem_cert,
-}
-
-
-def file_version(host: Any, path: str, prop: str) -> tuple[list[Any], list[str]]:
-    found = filestore.find(host.state, unquote(path))
-    if found is None:
-        return [], [f"Get-Item : Cannot find path '{unquote(path)}' because it does not exist."]
-    version = found[1].get("product_version" if prop.lower() == "productversion" else "version") or found[
-        1
-    ].get("version")
-    return ([version] if version else []), []
-
-
-VERSION_FORMS = [
-    re.compile(
-        r"^\(Get-Item\s+(?:-Path\s+|-LiteralPath\s+)?(?P<path>'[^']+'|\"[^\"]+\"|\S+)\)\.VersionInfo\."
-        r"(?P<prop>FileVersion|ProductVersion)$",
-        re.I,
-    ),
-    re.compile(
-        r"^\[System\.Diagnostics\.FileVersionInfo\]::GetVersionInfo\((?P<path>'[^']+'|\"[^\"]+\")\)\."
-        r"(?P<prop>FileVersion|ProductVersion)$",
-        re.I,
-    ),
-]
-
-
-# `([System.Security.Principal.SecurityIdentifier]'S-1-5-20').Translate([System.Security.Principal.NTAccount]).Value`
-# (the `System.` prefix is optional in PowerShell type literals): the account name of a SID as the host spells it.
-SID_TO_NAME = re.compile(
-    r"^\(\[(?:System\.)?Security\.Principal\.SecurityIdentifier\]\s*(?P<sid>'[^']+'|\"[^\"]+\")\)"
-    r"\.Translate\(\[(?:System\.)?Security\.Principal\.NTAccount\]\)\.Value$",
-    re.I,
-)
-
-
-def sid_to_name(host: Any, sid: str) -> tuple[list[Any], list[str]]:
-    """SecurityIdentifier(string) then Translate(NTAccount): an invalid SID fails the cast, an unmapped one fails
-    Translate with IdentityNotMappedException (.NET's messages)."""
-    text = unquote(sid)
-    if accounts.parse_sid(text) is None:
-        return [], [f'Cannot convert value "{text}" to type "System.Security.Principal.SecurityIdentifier". '
-                    'Error: "Value was invalid.\r\nParameter name: sddlForm"']
-    name = accounts.name_of(host.state, text)
-    if name is None:
-        return [], [f'Exception calling "Translate" with "1" argument(s): "{accounts.NOT_TRANSLATED}"']
-    return [name], []
+    return [values]

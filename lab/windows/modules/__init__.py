@@ -12,14 +12,13 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from lab.windows import argspec, environment, ps_types
+from lab.windows import argspec, environment
 from lab.windows.payload import Invocation
 
 Handler = Callable[["ModuleContext"], None]
 HANDLERS: dict[str, Handler] = {}
 NO_CHECK_MODE: set[str] = set()
 LEGACY: set[str] = set()
-LEGACY_TRUE = {"yes", "on", "1", "true"}  # ConvertTo-Bool (Ansible.ModuleUtils.Legacy.psm1)
 
 
 class ModuleFailed(Exception):
@@ -111,23 +110,10 @@ def legacy_param(
         ctx.fail(f"Get-AnsibleParam: Argument {found} needs to be one of {','.join(validateset)} but was {value}.")
     if value is None:
         return None
-    if kind == "str":
-        return ps_types.ps_string(value) if not isinstance(value, (list, dict)) else (
-            "System.Object[]" if isinstance(value, list) else "System.Collections.Hashtable"
-        )
-    if kind == "bool":
-        return value is True or ps_types.ps_string(value).lower() in LEGACY_TRUE
-    if kind == "list":
-        if isinstance(value, list):
-            return value
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",")]
-        if isinstance(value, int):
-            return [value]
-        ctx.fail(f"Get-AnsibleParam: Parameter '{found}' is not a YAML list.")
-    if kind == "path":
-        return environment.expand(ctx.host, ps_types.ps_string(value))
-    return value
+    try:
+        return argspec.legacy_typed(found, kind, value, environment.variables(ctx.host))
+    except argspec.ArgumentError as exc:
+        ctx.fail(str(exc))
 
 
 def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
@@ -148,6 +134,10 @@ def run_module(host: Any, invocation: Invocation) -> dict[str, Any]:
         invocation.fqcn.split(".")[:2] not in (["ansible", "windows"], ["ansible", "builtin"])
         or name not in HANDLERS
     ):
+        if invocation.fqcn.startswith("ansible.legacy.") and invocation.source:
+            from lab.windows.modules.library import run_library_module
+
+            return run_library_module(host, invocation)
         return {
             "failed": True,
             "msg": f"lab.windows simulator: module {invocation.fqcn or name} is not simulated",

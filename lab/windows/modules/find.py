@@ -13,12 +13,11 @@ relative paths (PowerShell resolves them against its current location).
 
 from __future__ import annotations
 
-import hashlib
 import ntpath
 import re
 from typing import Any
 
-from lab.windows import filestore, service_ops
+from lab.windows import filestore, transfer, wildcard
 from lab.windows.modules import ModuleContext, module
 
 LAB_TIME = 1767225600.0  # the lab's one time stamp (2026-01-01T00:00:00Z), as win_stat reports it
@@ -47,7 +46,7 @@ def _matches_patterns(name: str, patterns: list[str], use_regex: bool, case_sens
         if use_regex:
             if re.search(pattern, name, 0 if case_sensitive else re.IGNORECASE):
                 return True
-        elif service_ops.wildcard(pattern).fullmatch(name):
+        elif wildcard.matches(name, pattern):
             return True
     return False
 
@@ -79,8 +78,7 @@ def _file_info(ctx: ModuleContext, path: str, entry: dict[str, Any]) -> dict[str
         info["isreg"] = True
         info["size"] = int(entry.get("size", 0))
         if ctx.params["get_checksum"]:
-            content = str(entry.get("content", "")).encode()
-            info["checksum"] = hashlib.new(ctx.params["checksum_algorithm"], content).hexdigest()
+            info["checksum"] = transfer.checksum(entry, ctx.params["checksum_algorithm"])
     # Get-Link finds no link: the lab has no symbolic links, junctions or hard links
     info.update({"isjunction": False, "islnk": False, "nlink": 1, "lnk_source": None, "lnk_target": None,
                  "hlnk_targets": []})

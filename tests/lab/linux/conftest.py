@@ -25,7 +25,8 @@ SCENARIO: dict[str, dict] = {
     "lnx1": {
         "platform": "linux",
         "files": {CONF: BROKEN_CONF, "/etc/waagent.conf": "Extensions.Enabled=y\n"},
-        "watch": ["/var/lib/waagent/*", "/tmp/lab-copied.txt"],
+        "watch": ["/var/lib/waagent/*.xml", "/var/lib/waagent/Microsoft.Azure.RecoveryServices.VMSnapshotLinux-*",
+                  "/tmp/lab-copied.txt"],
     },
     "lnx2": {
         "platform": "linux",
@@ -143,3 +144,4 @@ def lab(tmp_path_factory: pytest.TempPathFactory, machine_etc_azure: object) -> 
         yield Lab(workdir, hostvars, Ansible(tmp_path_factory.mktemp("ansible"), hostvars))
     finally:
         linux.stop(workdir)
+        assert linux.leftovers(workdir) == {"loops": [], "mounts": [], "processes": []}

@@ -141,4 +141,7 @@ def test_status_reports_files_and_reachability(lab: Lab) -> None:
     assert state["lnx2"]["files"] == {CONF: None}
     files = state["lnx1"]["files"]
     assert files["/etc/waagent.conf"] == "Extensions.Enabled=y\n"
-    assert files["/var/lib/waagent/*"] is None  # a glob with no match is reported as absent
+    assert files["/var/lib/waagent/*.xml"] is None  # a glob with no match is reported as absent
+    # a glob that matches is reported per match: the backup extension's folder, seeded by default
+    assert files["/var/lib/waagent/Microsoft.Azure.RecoveryServices.VMSnapshotLinux-1.0.9225.0"] == (
+        "HandlerManifest.json\nconfig/\nmain/\nstatus/\n")

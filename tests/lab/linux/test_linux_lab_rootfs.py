@@ -27,6 +27,9 @@ def test_parse_host_normalises_a_scenario_entry() -> None:
     assert spec.status_paths == [
         "/etc/azure/vmbackup.conf", "/etc/gone", "/root/secret", "/var/lib/waagent/*"]
     assert spec.extra == {"services": {"walinuxagent": "stopped"}}  # kept for later lab features
+    assert spec.family == "debian" and spec.agent_service == "walinuxagent"
+    assert spec.agent is not None and spec.agent.running and spec.extension is not None
+    assert spec.filesystems == () and spec.selinux is None
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,20 @@ def test_parse_host_normalises_a_scenario_entry() -> None:
         ("h", {"port": "22"}, "port"),
         ("h", {"address": "10.0.0.1"}, "loopback"),
         ("h", {"address": "nope"}, "not an IP"),
+        ("h", {"family": "arch"}, "family"),
+        ("h", {"agent": {"running": "no"}}, "agent.running"),
+        ("h", {"agent": {"conf": {"bad key": "y"}}}, "agent.conf"),
+        ("h", {"agent": {"version": "latest"}}, "dotted version"),
+        ("h", {"extension": {"handler_state": "Weird"}}, "handler_state"),
+        ("h", {"selinux": "on"}, "selinux mode"),
+        ("h", {"filesystems": [{"mount": "/data", "type": "vfat"}]}, "type"),
+        ("h", {"filesystems": [{"mount": "/data", "type": "xfs", "size": "64M"}]}, "at least 320M"),
+        ("h", {"filesystems": [{"mount": "/data", "type": "xfs", "state": "not-clean"}]}, "ext3/ext4 only"),
+        ("h", {"filesystems": [{"mount": "/usr/data"}]}, "under /usr"),
+        ("h", {"filesystems": [{"mount": "/data", "mounts": 3}]}, "mounts must be 1 or 2"),
+        ("h", {"filesystems": [{"mount": "/data", "device": "sdc1"}]}, "device"),
+        ("h", {"filesystems": [{"mount": "/data"}, {"mount": "/data"}]}, "same mount"),
+        ("h", {"filesystems": [{"mount": "/data", "hidden": True}]}, "below a directory"),
     ],
 )
 def test_parse_host_rejects_bad_entries(name: str, spec: dict, message: str) -> None:
@@ -70,7 +87,7 @@ def test_build_seeds_a_usable_root(tmp_path: Path) -> None:
     assert (root / "etc/passwd").read_text().startswith("root:x:0:0:")
     assert os.readlink(root / "bin") == "usr/bin"
     assert (root / "etc/hostname").read_text() == "lnx1\n"
-    assert sorted(rootfs.expand(root, "/var/lib/waagent/*")) == ["/var/lib/waagent/ext-1.0"]
+    assert sorted(rootfs.expand(root, "/var/lib/waagent/ext-*")) == ["/var/lib/waagent/ext-1.0"]
     assert rootfs.read(root, "/var/lib/waagent/ext-1.0") == "main/\n"
     assert rootfs.read(root, "/etc/nothing") is None
     # /usr as the host sees it is the machine's read-only /usr

@@ -260,6 +260,76 @@ def test_cert_provider_pipeline_and_scenario_validation() -> None:
         host_for({"certificates": [{"thumbprint": "AB" * 20, "colour": "red"}]})
 
 
+def _shell(host: Any, script: str) -> list[str]:
+    result = call(host, "win_shell", _raw_params=script)
+    assert result["rc"] == 0 and result["stderr"] == "", result
+    return result["stdout"].split("\r\n")[:-1]
+
+
+def test_the_upstream_read_back_follows_removal_by_thumbprint() -> None:
+    # The read-back of the collection's tests: Get-ChildItem Cert:\<location>\<store> lists X509Certificate2 objects
+    # (the Certificate provider), Where-Object keeps the one with the thumbprint, `if` tests that it exists. Its
+    # answer follows win_certificate_store's removal by thumbprint (line 414: Find(FindByThumbprint), line 426:
+    # X509Store.Remove); the provider is case-insensitive on names, and Remove-Item of a certificate removes it.
+    host = _host({"certificates": [{"pem": FILES["leaf.pem"].decode()}, {"pem": FILES["root.pem"].decode()}]})
+    check = f'if (Get-ChildItem -Path Cert:\\LocalMachine\\My | Where-Object {{ $_.Thumbprint -eq "{LEAF_T}" }}) ' \
+            "{ $true } else { $false }"
+    assert _shell(host, check) == ["True"]
+    assert call(host, "win_certificate_store", check=True, thumbprint=LEAF_T, state="absent")["changed"] is True
+    assert _shell(host, check) == ["True"]  # check mode removes nothing
+    assert call(host, "win_certificate_store", thumbprint=LEAF_T.lower(), state="absent")["changed"] is True
+    assert _shell(host, check) == ["False"]
+    listing = f"Test-Path Cert:\\localmachine\\my\\{ROOT_T.lower()}; Test-Path Cert:\\LocalMachine\\Nope\n" \
+              "(Get-Item Cert:\\LocalMachine\\My).Name; Get-ChildItem Cert:\\ | ForEach-Object Location"
+    assert _shell(host, listing) == ["True", "False", "My", "CurrentUser", "LocalMachine"]
+    removal = f"Remove-Item Cert:\\LocalMachine\\My\\{ROOT_T}; Test-Path Cert:\\LocalMachine\\My\\{ROOT_T}"
+    assert _shell(host, removal) == ["False"]
+    assert _store(host) == []
+    # win_powershell's creates/removes use Test-AnsiblePath (win_powershell.ps1 line 614): Test-Path for Cert:
+    call(host, "win_certificate_store", path=f"{DIR}\\leaf.pem")
+    skipped = call(host, "win_powershell", script="'ran'", creates=f"Cert:\\LocalMachine\\My\\{LEAF_T}")
+    assert skipped["msg"] == f"skipped, since Cert:\\LocalMachine\\My\\{LEAF_T} exists" and skipped["output"] == []
+
+
+def test_private_keys_self_signed_certificates_and_pfx_import() -> None:
+    # New-SelfSignedCertificate (the cmdlet's defaults: LocalMachine\My, RSA 2048) with a CNG or a CAPI provider;
+    # RSACertificateExtensions.GetRSAPrivateKey gives RSACryptoServiceProvider for a CAPI key (CspKeyContainerInfo
+    # .Exportable) and RSACng otherwise (Key.ExportPolicy, None when not exportable); X509Certificate2.Import reads a
+    # PFX (a wrong password is a CryptographicException). Export of a non-exportable key fails as on Windows.
+    host = _host()
+    key_read = (
+        "$cert = Get-ChildItem -Path Cert:\\LocalMachine\\My | Where-Object {{ $_.Thumbprint -eq '{0}' }}\n"
+        "$key = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($cert)\n"
+        "if ($key -is [System.Security.Cryptography.RSACryptoServiceProvider]) {{ 'capi'; $key.CspKeyContainerInfo."
+        "Exportable }} else {{ 'cng'; $key.Key.ExportPolicy -ne 'None' }}"
+    )
+    made = {}
+    for provider, policy in (("Microsoft Software Key Storage Provider", "NonExportable"),
+                             ("Microsoft RSA SChannel Cryptographic Provider", "Exportable")):
+        [thumbprint] = _shell(host, f'(New-SelfSignedCertificate -DnsName lab.local -KeyExportPolicy {policy} '
+                                    f'-Provider "{provider}").Thumbprint')
+        made[policy] = thumbprint
+        assert _shell(host, key_read.format(thumbprint)) == (
+            ["cng", "False"] if policy == "NonExportable" else ["capi", "True"])
+    denied = call(host, "win_certificate_store", state="exported", thumbprint=made["NonExportable"],
+                  file_type="pkcs12", path=f"{DIR}\\out\\x.pfx")
+    assert "Key not valid for use in specified state." in denied["msg"]
+    call(host, "win_certificate_store", state="exported", thumbprint=made["Exportable"], file_type="pkcs12",
+         path=f"{DIR}\\out\\y.pfx", password="pw")
+    # (the doubled separator is the upstream test's: GetFullPathName collapses it)
+    load = ("$cert = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2\n"
+            f'$cert.Import("{DIR}\\\\out\\\\y.pfx", "{{0}}", 0)\n$cert.HasPrivateKey')
+    assert _shell(host, load.format("pw")) == ["True"]
+    wrong = call(host, "win_shell", _raw_params=load.format("nope"))
+    assert 'Exception calling "Import" with "3" argument(s): "The specified network password is not correct.' in \
+        wrong["stderr"]
+    # win_stat checksums the file's bytes: the SHA-1 of a DER export is the thumbprint
+    call(host, "win_certificate_store", path=f"{DIR}\\leaf.pem")
+    call(host, "win_certificate_store", state="exported", thumbprint=LEAF_T, file_type="der",
+         path=f"{DIR}\\out\\leaf.der")
+    assert call(host, "win_stat", path=f"{DIR}\\out\\leaf.der")["stat"]["checksum"] == LEAF_T.lower()
+
+
 @pytest.mark.lab
 def test_certificate_round_trip_through_ansible_playbook(make_lab: Any, tmp_path: Any) -> None:
     """win_copy sends the PEM, win_certificate_store imports and removes it by thumbprint, info reads it."""

@@ -57,6 +57,9 @@ def test_creates_and_removes_use_test_ansible_path() -> None:
         assert refused["failed"] is True
         assert refused["msg"].startswith("argument for creates is of type System.String and we were unable to "
                                          "convert to path")
+    # a share of another machine: the lab has no network, so the check names what it cannot answer
+    remote = call(host, "win_command", _raw_params="vssadmin list writers", creates="\\\\server\\share\\x")
+    assert remote["failed"] is True and "not simulated: network (UNC) paths" in remote["msg"]
 
 
 def test_chdir_must_exist_and_be_a_directory() -> None:
@@ -88,6 +91,17 @@ def test_output_encoding_override_decodes_and_an_unknown_name_fails_before_runni
     latin = call(host, "win_command", _raw_params="vssadmin list writers", output_encoding_override="windows-1252")
     assert "Ã‰tat" in latin["stdout"]  # "État" written as UTF-8, read as Windows-1252
     assert "État" in call(host, "win_command", _raw_params="vssadmin list writers")["stdout"]
+
+
+def test_scripts_start_in_the_profile_directory_or_chdir() -> None:
+    # A WinRS shell (and so the module's powershell.exe) starts in %USERPROFILE%; Start-AnsibleWindowsProcess starts
+    # the command in -WorkingDirectory (chdir), where a script's relative paths resolve.
+    host = host_for({"files": {"C:\\Data\\a.txt": {"type": "file", "content": "x"}}})
+    assert call(host, "win_shell", _raw_params="(Get-Location).Path")["stdout"] == "C:\\Users\\u\r\n"
+    moved = call(host, "win_shell", _raw_params="(Get-Location).Path; Test-Path a.txt", chdir="C:\\Data")
+    assert moved["stdout"] == "C:\\Data\r\nTrue\r\n"
+    assert call(host, "win_command", _raw_params="powershell.exe -Command Test-Path a.txt",
+                chdir="C:\\Data")["stdout"] == "True\r\n"
 
 
 def test_win_shell_trims_cmd() -> None:

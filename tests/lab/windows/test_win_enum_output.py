@@ -49,8 +49,13 @@ def test_expanded_enums_and_depth() -> None:
     expanded = call(host, "win_powershell", script=script)["output"]
     assert [e["String"] for e in expanded] == ["Unlocked", "Locked"]  # each output item is at depth 1
     assert call(host, "win_powershell", script=script, depth=0)["output"] == [0, 1]  # depth -1: the number
+    # below depth 0 an object becomes [string]$InputObject (line 546): a BitLockerVolume's ToString() is not known
     too_deep = call(host, "win_powershell", script="Get-BitLockerVolume", depth=0)
-    assert too_deep["failed"] is True and "deeper than 'depth'" in too_deep["msg"]
+    assert too_deep["failed"] is True and "ToString()) of a Microsoft.BitLocker.Structures.BitLockerVolume" in \
+        too_deep["msg"]
+    # ... a PSCustomObject's is known: @{Name=value; ...}
+    custom = call(host, "win_powershell", script="Get-BitLockerVolume C: | Select-Object MountPoint", depth=0)
+    assert custom["output"] == ["@{MountPoint=C:}"]
 
 
 def test_text_and_json_rendering_of_enums() -> None:

@@ -67,9 +67,8 @@ def assert_applied(state: dict[str, Any]) -> None:
     assert key == {"SnapshotWithoutThreads": {"type": "string", "data": "True"}}
     assert state["files"]["C:\\Temp\\lab"]["type"] == "directory"
     machinekeys = state["files"]["C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"]
-    assert any(
-        r["user"] == "NT AUTHORITY\\SYSTEM" and r["rights"] == "FullControl" for r in machinekeys["acl"]
-    )
+    # ACL entries hold the SID (NT AUTHORITY\SYSTEM = S-1-5-18), never a spelling of the name
+    assert any(r["sid"] == "S-1-5-18" and r["rights"] == "FullControl" for r in machinekeys["acl"])
     assert (
         state["files"]["C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"]["inherit"]
         is False

@@ -129,6 +129,19 @@ def test_domain_account_case_and_returned_username() -> None:
     assert call(host, "win_service_info", name="SQLWriter")["services"][0]["username"] == "NT AUTHORITY\\SYSTEM"
 
 
+def test_a_bare_local_user_comes_back_translated_like_the_read_back() -> None:
+    # win_service.ps1 line 310: the diff's (and so the result's) username is
+    # $desiredSid.Translate([NTAccount]).Value: a bare local name comes back as HOST\name, which is what the upstream
+    # test's read-back ([NTAccount]'user' -> SecurityIdentifier -> NTAccount) prints.
+    host = _host(user="labadmin")  # the WinRM user, a local account of the host
+    read_back = "$user = [System.Security.Principal.NTAccount]'labadmin'\n" \
+                "$user.Translate([System.Security.Principal.SecurityIdentifier]).Translate(" \
+                "[System.Security.Principal.NTAccount]).Value"
+    expected = run_script(host, read_back, shell="powershell").stdout.strip()
+    result = call(host, "win_service", name="BITS", username="labadmin", password="p")
+    assert result["changed"] is True and result["username"] == expected == "VM1\\labadmin"
+
+
 # -- item 6: name only on a missing service ----------------------------------------------------------------
 def test_name_only_on_a_missing_service_reports_it_absent() -> None:
     # win_service.ps1 line 1068: nothing to detect -> after = before = "" -> exists false, no failure.
@@ -301,6 +314,25 @@ def test_sc_triggerinfo_is_read_back_by_win_service_info() -> None:
     assert triggers[2]["data_items"] == [{"type": "string", "data": ["1234", "tcp", "img", "svc"]}]
     assert run_script(host, "sc.exe triggerinfo Nope delete", shell="cmd").rc == 1060
     assert run_script(host, "sc.exe triggerinfo BITS start/bogus", shell="cmd").rc == 87
+
+
+def test_get_service_lists_services_not_drivers_and_opens_by_any_name() -> None:
+    # ServiceController.GetServices (Get-Service without -Name) lists Win32 services only, sorted by name; -Name with
+    # wildcards matches service names, a plain name opens a service, a driver or a display name; StartType of a
+    # driver is Boot / System (ServiceStartMode); `sc` in PowerShell is Set-Content, `sc.exe` the executable.
+    host = _host()
+    names = run_script(host, "Get-Service | ForEach-Object Name", shell="powershell").objects
+    assert "cdrom" not in names and names == sorted(names, key=str.lower)
+    cdrom = run_script(host, "Get-Service cdrom | ForEach-Object { [string]$_.StartType }", shell="powershell")
+    assert cdrom.objects == ["System"]
+    assert run_script(host, "Get-Service -Name 'Background Intelligent Transfer Service', Win* | ForEach-Object Name",
+                      shell="powershell").objects == ["BITS", "WinDefend", "WindowsAzureGuestAgent", "Winmgmt",
+                                                      "WinRM"]
+    assert run_script(host, "Get-Service Nope*", shell="powershell").stderr == ""
+    alias = run_script(host, "sc triggerinfo BITS delete", shell="powershell")
+    assert "A positional parameter cannot be found that accepts argument 'delete'." in alias.stderr
+    assert run_script(host, "sc.exe triggerinfo BITS delete; $LASTEXITCODE", shell="powershell").objects == [
+        "[SC] ChangeServiceConfig2 SUCCESS", 0]
 
 
 @pytest.mark.lab
