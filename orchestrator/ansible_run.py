@@ -144,6 +144,10 @@ def _env(extra_env: dict[str, str] | None) -> dict[str, str]:
         "ANSIBLE_CALLBACKS_ENABLED": "remediate_events",
         "PYTHONWARNINGS": "ignore",
     })
+    # inventories are parsed strictly (orchestrator/inventory.py sets these too): the same settings in every run,
+    # so that the warm executor started before the inventory is read is the one the playbooks run in
+    env.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+    env.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
     if extra_env:
         env.update(extra_env)
     return env

@@ -163,9 +163,13 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
     return f"invalid runbook {path}: field {loc}: {first['msg']}{more}"
 
 
+# libyaml's safe loader when PyYAML has it: the same YAML, ten times faster (`remediate codes` reads every runbook)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_runbook(path: Path) -> Runbook:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"cannot read runbook {path}: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -343,6 +343,9 @@ class App:
         if args.step < 1:
             raise UsageError("--step must be 1 or more")
         validate_code(args.code)
+        from .ansible_run import prewarm
+
+        prewarm()  # the Ansible executor warms up while the catalog, the inventory and the store load
         cat = load_catalog()
         match = cat.lookup(args.code)
         if args.step > len(match.runbook.ladder):

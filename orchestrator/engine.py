@@ -554,8 +554,9 @@ class Engine:
         worst = max(outcomes, key=lambda o: SEVERITY.index(o.status)).status
         exit_code = STATUS_EXIT[worst]
         plan_id, digest = None, None
-        if any(o.plan for o in outcomes) and worst in ("planned", "approval-required"):
-            plan_id, digest = self._save_plan(rid, outcomes)
+        waiting = [o for o in outcomes if o.plan and o.status in ("planned", "approval-required")]
+        if waiting:  # also when another host of the request ended worse (unreachable, failed): these still wait
+            plan_id, digest = self._save_plan(rid, waiting)
         result = Outcome(rid, worst, exit_code, outcomes, self._steps, self._artifacts, plan_id,
                          list(self._decisions), digest)
         self.store.finish_request(rid, status=worst, exit_code=int(exit_code), result=summarize(result),
