@@ -84,14 +84,22 @@ def _platform(hostvars: dict[str, object], groups: list[str]) -> str:
     return "linux"
 
 
+def import_ansible_inventory() -> None:
+    """Import Ansible's inventory code now (a process that will read an inventory soon warms up with it)."""
+    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    import ansible.inventory.manager  # noqa: F401
+    import ansible.parsing.dataloader  # noqa: F401
+    import ansible.vars.manager  # noqa: F401
+
+
 def load_inventory(path: Path) -> Inventory:
     """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed."""
     if not path.exists():
         raise InventoryError(f"inventory {path} does not exist")
     if not os.access(path, os.R_OK):
         raise InventoryError(f"inventory {path} is not readable")
-    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
-    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    import_ansible_inventory()
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .ansible_run import PlaybookRun, TaskResult
-from .catalog import Catalog, StepView
-from .engine import Outcome
-from .runbook import Runbook
+if TYPE_CHECKING:  # types only: `remediate codes` and `explain` never import the engine, its store or Ansible's
+    from .ansible_run import PlaybookRun, TaskResult
+    from .catalog import Catalog, StepView
+    from .engine import Outcome
+    from .runbook import Runbook
 
 
 def _add_row(table: Table, *cells: str) -> None:

@@ -1,13 +1,16 @@
 """One queued request, run in its own process by the server's worker pool (see worker.py).
 
-Reads {state, inventory, request_id, policy, admitted} as JSON on stdin; the request must already be claimed
-(running); `admitted`: the worker's admission passed it (see worker.admit).
+Started ahead of its request (worker.WarmChild): it imports the engine and Ansible's inventory code, reads the
+catalog and starts its Ansible executor, then reads {state, inventory, request_id, policy, admitted, log} as JSON
+on stdin (no job: it exits); the request must already be claimed (running); `admitted`: the worker's admission
+passed it (see worker.admit); `log`: where its output goes from then on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,13 +23,36 @@ from .service import ServerContext
 from .worker import run_row
 
 
+def warm_up():  # type: ignore[no-untyped-def]
+    """What every run needs before its first task: the catalog, Ansible's inventory code, the executor."""
+    from ..ansible_run import prewarm
+    from ..inventory import import_ansible_inventory
+
+    prewarm()
+    import_ansible_inventory()
+    return load_catalog()
+
+
+def _log_to(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    job = json.loads(sys.stdin.read())
+    catalog = warm_up()
+    text = sys.stdin.read()
+    if not text.strip():
+        return 0  # sent away without a job (the server stops)
+    job = json.loads(text)
+    if job.get("log"):
+        _log_to(job["log"])
     store = Store.open(Path(job["state"]))
     config = ServerConfig(state=Path(job["state"]), inventory=Path(job["inventory"]),
                           policy=Policy.model_validate(job["policy"]))
-    ctx = ServerContext(config=config, store=store, catalog=load_catalog(), metrics=Metrics(lambda: {}))
+    ctx = ServerContext(config=config, store=store, catalog=catalog, metrics=Metrics(lambda: {}))
     row = store.get_request(job["request_id"])
     if row is None or row["status"] != "running":
         print(f"request {job['request_id']} is not claimed (running); nothing to do", file=sys.stderr)

@@ -5,7 +5,9 @@ orchestrator.server.child`): Ansible forks, and forking from a multi-threaded se
 never takes the server down; and a server killed mid-run leaves the run to finish (its process owns the request).
 A request whose process is gone at start-up is marked interrupted and reported, or re-queued when configured.
 An alert request that the admission rules skip (duplicate, error budget, cooldown) is finished in the worker's
-thread, without a process: a storm of identical alerts starts one run."""
+thread, without a process: a storm of identical alerts starts one run.
+Each worker keeps its next run process started ahead (a warm child: it has imported the engine, read the catalog
+and started its Ansible executor while it waits for its job on stdin), so a request does not wait for that."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from .. import approvals
 from ..engine import Engine, Outcome, Request, summarize
@@ -68,26 +71,72 @@ def admit(ctx: ServerContext, row: dict) -> str | None:
     return "skipped"
 
 
-def spawn(ctx: ServerContext, row: dict) -> str:
-    """Run one claimed request (in a child process unless admission skips it); return its final status."""
+class WarmChild:
+    """A run process (`python -m orchestrator.server.child`) started before its request exists: it warms up, then
+    waits for its job on stdin. Its output goes to the request's worker.log once it has the job."""
+
+    def __init__(self, on_used: Callable[[], None] | None = None) -> None:
+        self.on_used = on_used  # called once it has its job: the worker starts the next one ahead
+        self.proc = subprocess.Popen([sys.executable, "-m", "orchestrator.server.child"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        self.used = False
+
+    def hand_over(self, job: dict) -> subprocess.Popen | None:
+        """Give it its job; None when it is gone (the caller starts a fresh process instead)."""
+        assert self.proc.stdin is not None
+        self.used = True
+        try:
+            self.proc.stdin.write(json.dumps(job).encode())
+            self.proc.stdin.close()
+        except OSError:
+            self.close()
+            return None
+        if self.on_used is not None:
+            self.on_used()
+        return self.proc
+
+    def close(self) -> None:
+        """Send it away without a job (it exits), or kill it if it does not."""
+        if self.proc.poll() is None:
+            try:
+                if self.proc.stdin and not self.proc.stdin.closed:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def spawn(ctx: ServerContext, row: dict, spare: WarmChild | None = None) -> str:
+    """Run one claimed request (in a child process unless admission skips it); return its final status.
+    `spare`: a warm child to run it in (used up when the request runs)."""
     started = time.monotonic()
     verdict = admit(ctx, row)
-    status = verdict if verdict == "skipped" else run_child(ctx, row, admitted=verdict == "admitted")
+    if verdict == "skipped":  # no process: the spare waits for the next request
+        status = verdict
+    else:
+        status = run_child(ctx, row, admitted=verdict == "admitted", spare=spare)
     ctx.metrics.runs.labels(status=status).inc()
     ctx.metrics.run_seconds.observe(time.monotonic() - started)
     return status
 
 
-def run_child(ctx: ServerContext, row: dict, *, admitted: bool = False) -> str:
-    """Run one claimed request in a child process; wait for it; return the final status from the store."""
-    job = {"state": str(ctx.config.state), "inventory": str(ctx.config.inventory), "request_id": row["id"],
-           "policy": ctx.config.policy.model_dump(mode="json"), "admitted": admitted}
+def run_child(ctx: ServerContext, row: dict, *, admitted: bool = False, spare: WarmChild | None = None) -> str:
+    """Run one claimed request in a child process (`spare` when given and alive); wait for it; return the final
+    status from the store."""
     log_path = ctx.config.state / "runs" / row["id"] / "worker.log"  # survives a killed server
+    job = {"state": str(ctx.config.state), "inventory": str(ctx.config.inventory), "request_id": row["id"],
+           "policy": ctx.config.policy.model_dump(mode="json"), "admitted": admitted, "log": str(log_path)}
     try:
         log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(log_path, "ab") as output:
-            proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"], input=json.dumps(job).encode(),
-                                  stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ), check=False)
+        proc = spare.hand_over(job) if spare is not None else None
+        if proc is not None:
+            proc.wait()
+        else:
+            with open(log_path, "ab") as output:
+                proc = subprocess.run([sys.executable, "-m", "orchestrator.server.child"],
+                                      input=json.dumps(job).encode(), stdout=output, stderr=subprocess.STDOUT,
+                                      env=dict(os.environ), check=False)
         if proc.returncode != 0:
             tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
             log.error("request %s: child exited %s: %s", row["id"], proc.returncode, tail)
@@ -171,26 +220,50 @@ class WorkerPool:
             thread.join(timeout)
 
     def _loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                rows = self.ctx.store.claim_queued(1)
-            except Exception:  # noqa: BLE001 - the store may be briefly busy; try again
-                log.exception("claiming queued requests failed")
-                rows = []
-            if not rows:
-                self.stopping.wait(self.ctx.config.poll_interval)
-                continue
-            with self._lock:
-                self.busy += 1
-            try:
-                spawn(self.ctx, rows[0])
-            except Exception as exc:  # noqa: BLE001 - a worker never dies of one request (e.g. a store error)
-                log.exception("request %s: the worker failed", rows[0]["id"])
+        slot: list[WarmChild | None] = [None]
+
+        def refill() -> None:
+            slot[0] = self._warm_child(refill)
+
+        try:
+            while not self.stopping.is_set():
+                spare = slot[0]
+                if spare is None or spare.used or spare.proc.poll() is not None:
+                    refill()
                 try:
-                    self.ctx.store.finish_request(rows[0]["id"], status="failed", exit_code=int(ExitStatus.FAILED),
-                                                  result={"error": f"worker error: {type(exc).__name__}: {exc}"[:500]})
-                except Exception:  # noqa: BLE001 - the store is down: the restart reports it interrupted
-                    log.exception("request %s: cannot record the failure", rows[0]["id"])
-            finally:
-                with self._lock:
-                    self.busy -= 1
+                    rows = self.ctx.store.claim_queued(1)
+                except Exception:  # noqa: BLE001 - the store may be briefly busy; try again
+                    log.exception("claiming queued requests failed")
+                    rows = []
+                if not rows:
+                    self.stopping.wait(self.ctx.config.poll_interval)
+                    continue
+                self._run(rows[0], slot[0])
+        finally:
+            if slot[0] is not None:
+                slot[0].close()
+
+    def _warm_child(self, on_used: Callable[[], None]) -> WarmChild | None:
+        if self.stopping.is_set():
+            return None
+        try:
+            return WarmChild(on_used)
+        except OSError as exc:
+            log.error("cannot start a run process ahead: %s", exc)
+            return None
+
+    def _run(self, row: dict, spare: WarmChild | None) -> None:
+        with self._lock:
+            self.busy += 1
+        try:
+            spawn(self.ctx, row, spare)
+        except Exception as exc:  # noqa: BLE001 - a worker never dies of one request (e.g. a store error)
+            log.exception("request %s: the worker failed", row["id"])
+            try:
+                self.ctx.store.finish_request(row["id"], status="failed", exit_code=int(ExitStatus.FAILED),
+                                              result={"error": f"worker error: {type(exc).__name__}: {exc}"[:500]})
+            except Exception:  # noqa: BLE001 - the store is down: the restart reports it interrupted
+                log.exception("request %s: cannot record the failure", row["id"])
+        finally:
+            with self._lock:
+                self.busy -= 1
