@@ -203,13 +203,29 @@ class _Executor:
         tail = self.errors.read()[-2000:].decode(errors="replace").strip()
         return tail.splitlines()[-1] if tail else f"exit status {self.proc.poll()}"
 
-    def run(self, request: dict, handle: Callable[[dict], object], cancel: _Cancel) -> tuple[str, int | None]:
-        """Send one run; feed its events to `handle`; return (status, rc)."""
+    def _wait_ready(self) -> None:
         if not self.ready:
             first = self._line(time.monotonic() + 120)
             if not first or "ready" not in first:
                 raise ExecutorError(f"the Ansible executor did not start: {self._why()}")
             self.ready = True
+
+    def inventory(self, path: str, env: dict[str, str]) -> dict:
+        """Ansible's reading of an inventory, done by the executor: {"data": ...} or {"error": "..."}."""
+        self._wait_ready()
+        self.seq += 1
+        self._send({"inventory": self.seq, "path": path, "env": env})
+        while True:
+            doc = self._line(time.monotonic() + 300)
+            if doc is None:
+                self.close()
+                raise ExecutorError(f"the Ansible executor stopped answering: {self._why()}")
+            if doc.get("inventory") == self.seq:
+                return doc
+
+    def run(self, request: dict, handle: Callable[[dict], object], cancel: _Cancel) -> tuple[str, int | None]:
+        """Send one run; feed its events to `handle`; return (status, rc)."""
+        self._wait_ready()
         self.seq += 1
         run_id = self.seq
         self._send({"run": run_id, **request})
@@ -275,6 +291,18 @@ def prewarm(extra_env: dict[str, str] | None = None) -> None:
             _executor_for(_env(extra_env))
     except OSError:
         pass
+
+
+def read_inventory(path: Path) -> dict:
+    """An inventory as orchestrator.inventory.read_with_ansible reads it, read by the warm executor (this process
+    does not import Ansible): the data, or {"error": "..."}. Raises ExecutorError when the executor cannot."""
+    env = _env(None)
+    try:
+        with _executor_lock:
+            doc = _executor_for(env).inventory(str(path), env)
+    except OSError as exc:  # it could not start, or died under us
+        raise ExecutorError(f"the Ansible executor is not available: {exc}") from exc
+    return doc["data"] if "data" in doc else {"error": doc.get("error") or "the inventory could not be read"}
 
 
 @atexit.register

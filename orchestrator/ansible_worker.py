@@ -12,7 +12,9 @@ Protocol (one JSON document per line; this process is single-threaded, so forkin
 - stdout: `{"ready": pid}` once warm; then, per run, the child's events (lines written by the remediate_events
   callback) followed by `{"done": ID, "rc": N, "status": "successful|failed|timeout|canceled|error"}`;
 - stdin: `{"run": ID, "args": [...], "cwd": DIR, "env": {...}, "artifacts": DIR, "timeout": S}`, and
-  `{"cancel": ID}` while that run goes on. End of input: the current run is killed, then the process exits.
+  `{"cancel": ID}` while that run goes on. End of input: the current run is killed, then the process exits;
+- `{"inventory": ID, "path": FILE, "env": {...}}` reads an inventory (orchestrator.inventory.read_with_ansible, in
+  a forked child): answered `{"inventory": ID, "data": {...}}` or `{"inventory": ID, "error": "..."}`.
 The child runs in its own process group (its Ansible workers too), so a timeout or a cancel kills them all.
 """
 
@@ -94,6 +96,38 @@ def _write(out: int, doc: dict) -> None:
         payload = payload[os.write(out, payload):]
 
 
+def _use_env(env: dict[str, str]) -> None:
+    """The request's environment, but the Ansible settings this process was started with (read at import)."""
+    for key in [k for k in os.environ if not k.startswith("ANSIBLE_")]:
+        del os.environ[key]
+    os.environ.update({k: v for k, v in env.items() if not k.startswith("ANSIBLE_")})
+
+
+def _inventory(req: dict, out: int) -> None:
+    """Read an inventory in a forked child (orchestrator.inventory.read_with_ansible) and answer
+    `{"inventory": ID, "data": {...}}` or `{"inventory": ID, "error": "..."}`."""
+    pid = os.fork()
+    if pid == 0:
+        answer: dict = {"inventory": req["inventory"], "error": "the inventory could not be read"}
+        try:
+            _use_env(req["env"])
+            from orchestrator.errors import InventoryError
+            from orchestrator.inventory import read_with_ansible
+
+            try:
+                answer = {"inventory": req["inventory"], "data": read_with_ansible(req["path"])}
+            except InventoryError as exc:
+                answer = {"inventory": req["inventory"], "error": exc.message}
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                _write(out, answer)
+            finally:
+                os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def _child(req: dict, events_fd: int) -> None:
     """In the forked child: become the ansible-playbook run (never returns)."""
     rc = 250
@@ -112,9 +146,7 @@ def _child(req: dict, events_fd: int) -> None:
         os.close(null)
         sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-        for key in [k for k in os.environ if not k.startswith("ANSIBLE_")]:
-            del os.environ[key]
-        os.environ.update({k: v for k, v in req["env"].items() if not k.startswith("ANSIBLE_")})
+        _use_env(req["env"])
         os.environ["REMEDIATE_EVENTS_DIR"] = os.path.join(artifacts, "job_events")
         os.environ["REMEDIATE_EVENTS_FD"] = str(events_fd)
         os.chdir(req["cwd"])
@@ -206,7 +238,9 @@ def main() -> int:
         if not line:
             return 0
         req = json.loads(line)
-        if "run" in req and not _run(req, stdin, out):
+        if "inventory" in req:
+            _inventory(req, out)
+        elif "run" in req and not _run(req, stdin, out):
             return 0
 
 

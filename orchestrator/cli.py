@@ -353,7 +353,7 @@ class App:
                              "steps")
         from .inventory import load_inventory
 
-        inv = load_inventory(self._inventory_path(args))
+        inv = load_inventory(self._inventory_path(args), warm=True)
         hosts = inv.resolve(args.host)
         check_platforms(match.runbook, hosts)
         from .engine import Request

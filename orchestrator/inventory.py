@@ -93,12 +93,9 @@ def import_ansible_inventory() -> None:
     import ansible.vars.manager  # noqa: F401
 
 
-def load_inventory(path: Path) -> Inventory:
-    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed."""
-    if not path.exists():
-        raise InventoryError(f"inventory {path} does not exist")
-    if not os.access(path, os.R_OK):
-        raise InventoryError(f"inventory {path} is not readable")
+def read_with_ansible(path: Path) -> dict:
+    """Ansible's own reading of an inventory, reduced to what we use, JSON-able (the warm executor runs this too):
+    {"hosts": {name: {"vars": {...}, "groups": [...]}}, "groups": {name: [hosts]}}. Raises InventoryError."""
     import_ansible_inventory()
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
@@ -112,18 +109,57 @@ def load_inventory(path: Path) -> Inventory:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InventoryError(f"invalid inventory {path}: {first}") from exc
     variables = VariableManager(loader=loader, inventory=manager)
-    hosts: dict[str, Host] = {}
+    hosts: dict[str, dict] = {}
     for h in manager.get_hosts():
-        if not HOST_RE.fullmatch(h.name):
-            raise InventoryError(f"invalid inventory {path}: host name {h.name[:80]!r} is not allowed")
         hv = variables.get_vars(host=h, include_hostvars=False)
-        group_names = [g.name for g in h.get_groups()]
+        hosts[h.name] = {"vars": {k: _plain(hv[k]) for k in HOST_VARS if k in hv},
+                         "groups": [g.name for g in h.get_groups()]}
+    groups = {name: sorted(h.name for h in g.get_hosts()) for name, g in manager.groups.items()}
+    return {"hosts": hosts, "groups": groups}
+
+
+HOST_VARS = ("remediate_platform", "ansible_connection", "ansible_host", "azure_resource_id")
+
+
+def _plain(value: object) -> object:
+    """A host var as plain JSON data (Ansible's unsafe strings are str subclasses)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    return repr(value)
+
+
+def load_inventory(path: Path, *, warm: bool = False) -> Inventory:
+    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed.
+    `warm`: let the warm Ansible executor read it (a command about to run playbooks does not import Ansible's
+    inventory code itself); it reads it here when the executor cannot."""
+    if not path.exists():
+        raise InventoryError(f"inventory {path} does not exist")
+    if not os.access(path, os.R_OK):
+        raise InventoryError(f"inventory {path} is not readable")
+    raw = None
+    if warm:
+        from .ansible_run import ExecutorError, read_inventory
+
+        try:
+            raw = read_inventory(path)
+        except ExecutorError:
+            raw = None
+        if raw is not None and "error" in raw:
+            raise InventoryError(str(raw["error"]))
+    if raw is None:
+        raw = read_with_ansible(path)
+    hosts: dict[str, Host] = {}
+    for name, h in raw["hosts"].items():
+        if not HOST_RE.fullmatch(name):
+            raise InventoryError(f"invalid inventory {path}: host name {name[:80]!r} is not allowed")
+        hv = h["vars"]
         rid = hv.get("azure_resource_id")
         if rid is not None and (not isinstance(rid, str) or not RESOURCE_ID_RE.fullmatch(rid)):
-            raise InventoryError(f"invalid inventory {path}: host {h.name}: azure_resource_id {str(rid)[:120]!r} is "
+            raise InventoryError(f"invalid inventory {path}: host {name}: azure_resource_id {str(rid)[:120]!r} is "
                                  "not an Azure resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/...)")
-        hosts[h.name] = Host(h.name, _platform(hv, group_names), str(hv.get("ansible_host") or h.name), rid)
-    groups = {name: sorted(h.name for h in g.get_hosts()) for name, g in manager.groups.items()}
+        hosts[name] = Host(name, _platform(hv, h["groups"]), str(hv.get("ansible_host") or name), rid)
     if not hosts:
         raise InventoryError(f"invalid inventory {path}: it defines no hosts")
-    return Inventory(path.resolve(), hosts, groups)
+    return Inventory(path.resolve(), hosts, raw["groups"])
