@@ -22,6 +22,9 @@ How the plan follows win_acl.ps1 and .NET (System.Security.AccessControl, FileSe
   Deny drops it (except FullControl), and rights beyond FullControl (generic rights) throw. An entry whose mask
   that constructor cannot produce (an allow entry without Synchronize, generic rights) can never match, so
   win_acl cannot remove it: it is listed as `manual`;
+- several entries of one account and type whose scopes meet cannot be removed one by one: removing the first takes
+  its rights (at least Synchronize) from the others, which then match no rule. They are left untouched, as
+  `manual`, rather than half removed;
 - a wanted entry is added when it is missing, or when removing another entry of the same account and type takes
   rights from it (RemoveAccessRule removes the rights from every explicit entry of that account and type);
 - inherited entries go away when inheritance is disabled without copying them (win_acl_inheritance
@@ -128,6 +131,22 @@ def _wanted(default: Any) -> list[dict[str, Any]]:
     return wanted
 
 
+def _scope(entry: Mapping[str, Any]) -> set[str]:
+    """Where an entry applies: the folder itself (unless InheritOnly), subfolders (CI), files (OI)."""
+    scope = set() if "InheritOnly" in entry["propagation"] else {"folder"}
+    if "ContainerInherit" in entry["inherit"]:
+        scope.add("subfolders")
+    if "ObjectInherit" in entry["inherit"]:
+        scope.add("files")
+    return scope
+
+
+def _overlap(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """RemoveAccessRule of one takes its rights from the other where their scopes meet (CommonAcl.RemoveQualifiedAces);
+    allow entries always share Synchronize, so removing one leaves the other with a mask no rule matches."""
+    return bool(_scope(one) & _scope(other)) and bool(one["mask"] & other["mask"])
+
+
 def _same(entry: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
     return all(entry[k] == want[k] for k in ("sid", "type", "mask", "inherit", "propagation"))
 
@@ -149,13 +168,16 @@ def machinekeys_acl_plan(read: Any, default: Any) -> dict[str, Any]:
     entries = [_entry(r) for r in rules]
     explicit = [e for e in entries if not e["inherited"]]
     remove, manual = [], []
-    for entry in explicit:
-        if any(_same(entry, w) for w in wanted):
-            continue
+    extras = [e for e in explicit if not any(_same(e, w) for w in wanted)]
+    for entry in extras:
         if rule_mask(entry["mask"], entry["type"]) != entry["mask"]:
-            manual.append(entry)
+            manual.append({**entry, "reason": "no FileSystemAccessRule has exactly this mask"})
+        elif any(o is not entry and (o["sid"], o["type"]) == (entry["sid"], entry["type"]) and _overlap(o, entry)
+                 for o in extras):
+            manual.append({**entry, "reason": "other entries of this account overlap it: removing one would take "
+                                              "rights (Synchronize) from the others"})
         else:
-            remove.append({**entry, "user": entry["account"] if entry["account"] != entry["sid"] else entry["sid"]})
+            remove.append({**entry, "user": entry["account"]})
     touched = {(e["sid"], e["type"]) for e in remove}
     add = [w for w in wanted
            if (w["sid"], w["type"]) in touched or not any(_same(e, w) for e in explicit)]
@@ -229,7 +251,7 @@ def machinekeys_diagnosis(acl_plan: Mapping[str, Any], crp: list[Mapping[str, An
         for entry in acl_plan.get("manual", []):
             findings.append({"problem": "machinekeys-entry-not-removable", "entry": _text(entry),
                              "message": f"{path}: entry {_text(entry)} cannot be removed by win_acl "
-                                        "(no FileSystemAccessRule has exactly this mask)",
+                                        f"({entry.get('reason', 'the ACL is not in canonical form')})",
                              "fix": "manual: Explorer > Properties > Security > Advanced, remove the entry"})
         present = {(e["sid"], e["type"], e["mask"], e["inherit"], e["propagation"])
                    for e in acl_plan.get("entries", []) if not e["inherited"]}

@@ -104,6 +104,21 @@ def test_entries_no_file_system_access_rule_can_match_are_manual(mask, type_):
     assert plan["is_default"] is False
 
 
+def test_overlapping_entries_of_one_account_are_left_untouched_rather_than_half_removed():
+    # CONTOSO\ops (OI)(CI) Read and this-folder Write: removing either takes Synchronize from the other in the
+    # folder's scope (CommonAcl.RemoveQualifiedAces), leaving a mask no FileSystemAccessRule matches
+    overlapping = (rule(OPS, 0x120089, "Read, Synchronize", inheritance="ContainerInherit, ObjectInherit"),
+                   rule(OPS, 0x100116, "Write, Synchronize"))
+    plan = mk.machinekeys_acl_plan(read(*DEFAULT_RULES, *overlapping), DEFAULT)
+    assert plan["remove"] == [] and len(plan["manual"]) == 2
+    assert "overlap" in plan["manual"][0]["reason"]
+    # an inherit-only entry for the children and a this-folder entry do not meet: both are removed
+    apart = (rule(OPS, 0x120089, "Read, Synchronize", inheritance="ContainerInherit, ObjectInherit",
+                  propagation="InheritOnly"), rule(OPS, 0x100116, "Write, Synchronize"))
+    plan = mk.machinekeys_acl_plan(read(*DEFAULT_RULES, *apart), DEFAULT)
+    assert len(plan["remove"]) == 2 and plan["manual"] == []
+
+
 def test_a_non_canonical_acl_is_left_for_a_manual_fix():
     plan = mk.machinekeys_acl_plan(read(*DEFAULT_RULES, rule(OPS, FULL, "FullControl"), canonical=False), DEFAULT)
     assert (plan["remove"], plan["add"], plan["disable_inheritance"]) == ([], [], False)
