@@ -124,8 +124,8 @@ def test_mk1_dry_run_of_step_2_lists_each_crp_certificate(mk_lab, start):
     assert (step["id"], step["risk"], step["approval"]) == ("remove-crp-certificates", "high", "always")
     assert step["rollback"].startswith("None: a deleted certificate")
     assert sorted(plan_lines(res.json, "mk1")) == [
-        f"LocalMachine\\My: remove certificate {CRP} ({CRP} CN=Windows Azure CRP Certificate Generator)",
-        f"LocalMachine\\My: remove certificate {CRP_BY} ({CRP_BY} CN=9a1b2c3d-crp-transport)",
+        f"LocalMachine\\My: remove certificate {CRP} (CN=Windows Azure CRP Certificate Generator)",
+        f"LocalMachine\\My: remove certificate {CRP_BY} (CN=9a1b2c3d-crp-transport)",
     ]
     untouched(start["mk1"], hosts(mk_lab)["mk1"])
 
@@ -163,7 +163,7 @@ def test_mk2_default_acl_but_a_crp_certificate_needs_approval_for_step_2(mk_lab,
     assert noop(doc) == ["reset-machinekeys-acl"]  # the ACL is the default: checked, nothing to do, skipped
     assert doc["results"]["mk2"]["plan"][0]["id"] == "remove-crp-certificates"
     assert plan_lines(doc, "mk2") == [
-        f"LocalMachine\\My: remove certificate {CRP} ({CRP} CN=Windows Azure CRP Certificate Generator)"]
+        f"LocalMachine\\My: remove certificate {CRP} (CN=Windows Azure CRP Certificate Generator)"]
     untouched(start["mk2"], hosts(mk_lab)["mk2"])
 
     res = mk_lab("--code", CODE, "--host", "mk2", "--yes", "--json")
