@@ -125,8 +125,11 @@ def _acl_inheritance(args: Mapping[str, Any], _diff: Mapping[str, Any]) -> list[
 def _certificate(args: Mapping[str, Any], _diff: Mapping[str, Any], item: str | None = None) -> list[str]:
     store = f"{args.get('store_location', 'LocalMachine')}\\{args.get('store_name', 'My')}"
     if args.get("state") == "absent":
-        subject = f" ({item})" if item and item != args.get("thumbprint") else ""
         target = args.get("thumbprint") or args.get("path")
+        label = (item or "").strip()
+        if target and label.upper().startswith(str(target).upper()):  # a "<thumbprint> <subject>" loop label
+            label = label[len(str(target)):].strip()
+        subject = f" ({label})" if label else ""
         return [f"{store}: remove certificate {target}{subject}"]
     return [f"{store}: {args.get('state', 'present')} certificate from {args.get('path')}"]
 

@@ -81,8 +81,12 @@ def print_outcome(out: Console, outcome: Outcome, runbook: Runbook, code: str | 
     out.print(table)
     for h in outcome.hosts:
         summary = (h.diagnosis or {}).get("summary")
+        verified = h.verification or {}
         if summary:
-            out.print(f"[bold]{h.host}[/bold] diagnosis: {escape(str(summary))}")
+            out.print(f"[bold]{h.host}[/bold] diagnosis{' (before)' if verified else ''}: {escape(str(summary))}")
+        if verified.get("summary"):
+            out.print(f"[bold]{h.host}[/bold] verification after {verified.get('step')} ({verified.get('state')}): "
+                      f"{escape(str(verified['summary']))}")
     for h in outcome.hosts:
         for later in h.later_steps:
             if later.get("automated"):

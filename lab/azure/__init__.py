@@ -8,16 +8,13 @@ See lab/azure/README.md.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from lab import daemon
 from lab.azure.spec import SpecError, vm_id, vm_spec, wants_azure
+from lab.daemon import write_private
 from orchestrator.errors import UsageError
 
 CONFIG_FILE = "azure-lab.json"
@@ -28,27 +25,10 @@ PID_FILE = "azure-lab.pid"
 LOG_FILE = "azure-lab.log"
 START_TIMEOUT_SEC = 20.0
 STOP_TIMEOUT_SEC = 10.0
+MODULE = "lab.azure.daemon"
 DEFAULT_RETRY_TOTAL = 3  # the SDK's retry policy, shortened for the lab (production keeps the SDK default, 10)
 
 __all__ = ["SpecError", "start", "status", "stop", "requests"]
-
-
-def _write_private(path: Path, data: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
-def _ours(pid: int, workdir: Path) -> bool:
-    """Never signal a recycled pid: it must be this workdir's daemon, and still running (not a zombie)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z" and b"lab.azure.daemon" in cmdline and str(workdir).encode() in cmdline
 
 
 def inventory_vars(vm: dict, endpoint: dict, workdir: Path) -> dict[str, Any]:
@@ -79,47 +59,25 @@ def start(hosts: dict[str, dict[str, Any]], workdir: Path) -> dict[str, dict[str
         raise UsageError(f"invalid scenario: {exc}") from None
     if not vms:
         return {}
-    _write_private(workdir / CONFIG_FILE, json.dumps({"vms": vms, "client_secret": secrets.token_urlsafe(24)}))
+    write_private(workdir / CONFIG_FILE, json.dumps({"vms": vms, "client_secret": secrets.token_urlsafe(24)}))
     for stale in (ENDPOINT_FILE, STATE_FILE, REQUEST_LOG):
         (workdir / stale).unlink(missing_ok=True)
-    repo_root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])))
-    with open(workdir / LOG_FILE, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lab.azure.daemon", "--workdir", str(workdir)],
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                   env=env, cwd=repo_root)
-    (workdir / PID_FILE).write_text(str(process.pid))
-    deadline = time.monotonic() + START_TIMEOUT_SEC
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"azure lab endpoint exited with {process.returncode}; see {workdir / LOG_FILE}")
-        if (workdir / ENDPOINT_FILE).exists():
-            endpoint = json.loads((workdir / ENDPOINT_FILE).read_text())
-            return {vm["host"]: inventory_vars(vm, endpoint, workdir) for vm in vms}
-        time.sleep(0.1)
-    stop(workdir)
-    raise TimeoutError(f"azure lab endpoint did not listen within {START_TIMEOUT_SEC}s; see {workdir / LOG_FILE}")
+    process = daemon.spawn(MODULE, workdir, log_file=LOG_FILE, pid_file=PID_FILE)
+
+    def listening() -> dict[str, dict[str, Any]] | None:
+        if not (workdir / ENDPOINT_FILE).exists():
+            return None
+        endpoint = json.loads((workdir / ENDPOINT_FILE).read_text())
+        return {vm["host"]: inventory_vars(vm, endpoint, workdir) for vm in vms}
+
+    return daemon.wait_ready(process, listening, timeout=START_TIMEOUT_SEC, what="azure lab endpoint",
+                             log=workdir / LOG_FILE, on_timeout=lambda: stop(workdir))
 
 
 def stop(workdir: Path) -> None:
     """Stop the endpoint named by the pid file (idempotent, bounded in time)."""
-    workdir = Path(workdir).resolve()
-    pid_file = workdir / PID_FILE
-    if not pid_file.exists():
-        return
-    try:
-        pid = int(pid_file.read_text().strip())
-    except ValueError:
-        pid = 0
-    if pid and _ours(pid, workdir):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SEC
-        while _ours(pid, workdir) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _ours(pid, workdir):
-            os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-    (workdir / ENDPOINT_FILE).unlink(missing_ok=True)
+    daemon.stop(Path(workdir).resolve(), MODULE, pid_file=PID_FILE, timeout=STOP_TIMEOUT_SEC,
+                also_remove=(ENDPOINT_FILE,))
 
 
 def status(workdir: Path) -> dict[str, dict[str, Any]]:

@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from lab.azure import CONFIG_FILE, ENDPOINT_FILE, REQUEST_LOG, STATE_FILE, _write_private, tls
+from lab.azure import CONFIG_FILE, ENDPOINT_FILE, REQUEST_LOG, STATE_FILE, tls
 from lab.azure.server import ArmEndpoint
 from lab.azure.world import World
+from lab.daemon import write_private
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     origin = endpoint.start()
-    _write_private(args.workdir / ENDPOINT_FILE, json.dumps({
+    write_private(args.workdir / ENDPOINT_FILE, json.dumps({
         "origin": origin, "tenant": world.tenant, "client_id": world.client_id, "client_secret": world.client_secret}))
     logging.info("ARM endpoint %s for %s", origin, ", ".join(world.vms))
     stopping.wait()

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.windows import CONFIG_FILE, ENDPOINTS_FILE, _write_private
+from lab.daemon import write_private
+from lab.windows import CONFIG_FILE, ENDPOINTS_FILE
 from lab.windows.server import SimulatedWindowsServer
 
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     inventory = server.start()
-    _write_private(args.workdir / ENDPOINTS_FILE, json.dumps(inventory))
+    write_private(args.workdir / ENDPOINTS_FILE, json.dumps(inventory))
     logging.info(
         "serving windows hosts: %s", ", ".join(f"{n}@{v['ansible_port']}" for n, v in inventory.items())
     )

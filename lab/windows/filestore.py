@@ -48,7 +48,7 @@ ROOT_ACL = [
     },
 ]
 DEFAULT_OWNER = "BUILTIN\\Administrators"
-ACE_FIELDS = {"user", "sid", "type", "rights", "inherit", "propagation"}
+ACE_FIELDS = {"user", "sid", "type", "rights", "mask", "inherit", "propagation"}
 
 
 LOCAL_SHARE = re.compile(r"^\\\\(?:localhost|127\.0\.0\.1)\\([A-Za-z])\$(\\.*)?$", re.I)
@@ -234,16 +234,18 @@ def write_security(state: dict[str, Any], path: str, sd: FileSystemSecurity) -> 
 def scenario_ace(state: dict[str, Any], item: dict[str, Any], where: str) -> dict[str, Any]:
     """A scenario ACL entry in the stored form (SID, rights as a FileSystemAccessRule makes them)."""
     unknown = set(item) - ACE_FIELDS - ({"inherited"} if item.get("inherited") is False else set())
-    if unknown or ("user" not in item and "sid" not in item) or "rights" not in item:
+    if unknown or ("user" not in item and "sid" not in item) or ("rights" in item) == ("mask" in item):
         raise ValueError(
-            f"{where}: an ACL entry needs user (or sid) and rights, and may have type, inherit, propagation "
+            f"{where}: an ACL entry needs user (or sid) and rights (or mask), and may have type, inherit, propagation "
             f"(unknown: {', '.join(sorted(unknown)) or 'none'}; inherited ACEs come from the parent's ACL)"
         )
     try:
         sid = str(item["sid"]) if "sid" in item else accounts.to_sid(state, str(item["user"]))
         allow = str(item.get("type", "allow")).lower() == "allow"
-        rights = FILE_SYSTEM_RIGHTS.parse(str(item["rights"]))
-        mask = access_mask_from_rights(rights, allow)
+        if "mask" in item:  # the ACE as stored (icacls /grant X:(RD), SDDL): no FileSystemAccessRule adjustment
+            mask = int(item["mask"]) & 0xFFFFFFFF
+        else:
+            mask = access_mask_from_rights(FILE_SYSTEM_RIGHTS.parse(str(item["rights"])), allow)
         inheritance = INHERITANCE_FLAGS.parse(str(item.get("inherit") or "None"))
         propagation = PROPAGATION_FLAGS.parse(str(item.get("propagation") or "None"))
     except accounts.AccountNotFound as exc:

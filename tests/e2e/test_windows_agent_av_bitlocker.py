@@ -184,7 +184,7 @@ def test_380008_old_agent_ends_with_the_reinstall_guidance(agent_lab):
     assert noop(doc) == ["start-windows-guest-agent"] and applied(doc) == []  # the agent runs: nothing to start
     [guidance] = doc["guidance"]
     assert guidance["id"] == "install-agent-and-check-flag" and "2.6.1198.718" in guidance["guidance"]
-    agent = doc["verification"]["agent-old"]["diagnosis"]["agent"]
+    agent = doc["diagnosis"]["agent-old"]["agent"]  # nothing applied: nothing to verify
     assert (agent["version"], agent["up_to_date"]) == ("2.6.1198.687", False)
     after = host_state(agent_lab, "agent-old")
     assert services(after) == services(before) and after.get("service_actions") == before.get("service_actions")

@@ -177,8 +177,10 @@ def test_com3_msdtc_that_does_not_start_is_reinstalled_by_step_3(com_lab, com_st
     assert res.rc == 0, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "fixed"
-    assert noop(doc) == ["start-comsysapp", "msdtc-network-service"]
-    assert applied(doc) == [("msdtc-reinstall", True)]
+    assert noop(doc) == ["start-comsysapp"]
+    # step 2 restarts MSDTC (already NetworkService) and the restart fails to bring it up: step 3 reinstalls
+    assert [a for a, _ in applied(doc)] == ["msdtc-network-service", "msdtc-reinstall"]
+    assert applied(doc)[-1] == ("msdtc-reinstall", True)
     after = hosts(com_lab)["com3"]
     assert [c for c in after["commands_run"] if c.startswith("msdtc")] == ["msdtc -uninstall", "msdtc -install"]
     assert services(after)["MSDTC"] == ("running", NETWORK_SERVICE, "auto")
