@@ -1,9 +1,10 @@
 """One queued request, run in its own process by the server's worker pool (see worker.py).
 
 Started ahead of its request (worker.WarmChild): it imports the engine and Ansible's inventory code, reads the
-catalog and starts its Ansible executor, then reads {state, inventory, request_id, policy, admitted, log} as JSON
-on stdin (no job: it exits); the request must already be claimed (running); `admitted`: the worker's admission
-passed it (see worker.admit); `log`: where its output goes from then on.
+catalog and the server's inventory (`--inventory PATH`) and starts its Ansible executor, then reads {state,
+inventory, request_id, policy, admitted, log} as JSON on stdin (no job: it exits); the request must already be
+claimed (running); `admitted`: the worker's admission passed it (see worker.admit); `log`: where its output goes
+from then on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..catalog import load_catalog
+from ..errors import RemediateError
 from ..policy import Policy
 from ..store import Store
 from .config import ServerConfig
@@ -23,14 +25,22 @@ from .service import ServerContext
 from .worker import run_row
 
 
-def warm_up():  # type: ignore[no-untyped-def]
-    """What every run needs before its first task: the catalog, Ansible's inventory code, the executor."""
+def warm_up(inventory: Path | None):  # type: ignore[no-untyped-def]
+    """What every run needs before its first task: the catalog, Ansible's inventory code, the executor, and the
+    server's inventory as read now: (catalog, (path, mtime, inventory) or None)."""
     from ..ansible_run import prewarm
-    from ..inventory import import_ansible_inventory
+    from ..inventory import import_ansible_inventory, load_inventory
 
     prewarm()
     import_ansible_inventory()
-    return load_catalog()
+    catalog = load_catalog()
+    read = None
+    if inventory is not None:
+        try:
+            read = (inventory, inventory.stat().st_mtime, load_inventory(inventory))
+        except (OSError, RemediateError):
+            read = None  # the run reads it itself, and reports what is wrong with it
+    return catalog, read
 
 
 def _log_to(path: str) -> None:
@@ -42,7 +52,8 @@ def _log_to(path: str) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    catalog = warm_up()
+    ahead = Path(sys.argv[2]) if len(sys.argv) == 3 and sys.argv[1] == "--inventory" else None
+    catalog, read = warm_up(ahead)
     text = sys.stdin.read()
     if not text.strip():
         return 0  # sent away without a job (the server stops)
@@ -53,6 +64,8 @@ def main() -> int:
     config = ServerConfig(state=Path(job["state"]), inventory=Path(job["inventory"]),
                           policy=Policy.model_validate(job["policy"]))
     ctx = ServerContext(config=config, store=store, catalog=catalog, metrics=Metrics(lambda: {}))
+    if read is not None and read[0] == config.inventory:
+        ctx._inventory = (read[1], read[2])  # noqa: SLF001 - read ahead; ctx.inventory() re-reads it if it changed
     row = store.get_request(job["request_id"])
     if row is None or row["status"] != "running":
         print(f"request {job['request_id']} is not claimed (running); nothing to do", file=sys.stderr)

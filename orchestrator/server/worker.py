@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from .. import approvals
 from ..engine import Engine, Outcome, Request, summarize
@@ -75,9 +76,10 @@ class WarmChild:
     """A run process (`python -m orchestrator.server.child`) started before its request exists: it warms up, then
     waits for its job on stdin. Its output goes to the request's worker.log once it has the job."""
 
-    def __init__(self, on_used: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_used: Callable[[], None] | None = None, inventory: Path | None = None) -> None:
         self.on_used = on_used  # called once it has its job: the worker starts the next one ahead
-        self.proc = subprocess.Popen([sys.executable, "-m", "orchestrator.server.child"], stdin=subprocess.PIPE,
+        ahead = ["--inventory", str(inventory)] if inventory else []  # read ahead too (re-read if it changes)
+        self.proc = subprocess.Popen([sys.executable, "-m", "orchestrator.server.child", *ahead], stdin=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
         self.used = False
 
@@ -247,7 +249,7 @@ class WorkerPool:
         if self.stopping.is_set():
             return None
         try:
-            return WarmChild(on_used)
+            return WarmChild(on_used, self.ctx.config.inventory)
         except OSError as exc:
             log.error("cannot start a run process ahead: %s", exc)
             return None
