@@ -59,7 +59,7 @@ def measure(windows: int, linux: int, alerts: int) -> str:
             time.sleep(15)  # its workers start their run processes ahead (warm children)
             idle = Peak([server.proc.pid])
             time.sleep(3)
-            rows.append(["remediate serve, idle (server, warm run processes, their Ansible executors)",
+            rows.append(["remediate serve, idle (server and its warm run processes)",
                          mib(idle.done())])
             busy = Peak([server.proc.pid])
             client = Client(server.port)

@@ -345,7 +345,7 @@ class App:
         validate_code(args.code)
         from .ansible_run import prewarm
 
-        prewarm()  # the Ansible executor warms up while the catalog, the inventory and the store load
+        prewarm()  # ansible-runner is imported while the catalog, the inventory and the store load
         cat = load_catalog()
         match = cat.lookup(args.code)
         if args.step > len(match.runbook.ladder):
@@ -353,7 +353,7 @@ class App:
                              "steps")
         from .inventory import load_inventory
 
-        inv = load_inventory(self._inventory_path(args), warm=True)
+        inv = load_inventory(self._inventory_path(args))
         hosts = inv.resolve(args.host)
         check_platforms(match.runbook, hosts)
         from .engine import Request

@@ -517,7 +517,7 @@ class Engine:
         self.request = request
         self._steps, self._artifacts, self._decisions, self._runs = [], [], [], 0
         if request.hosts:
-            prewarm()  # the executor imports Ansible while the store records the request and the policy decides
+            prewarm()  # ansible-runner is imported while the store records the request and the policy decides
         names = [h.name for h in request.hosts]
         if request_id:
             rid = request_id

@@ -94,7 +94,7 @@ def import_ansible_inventory() -> None:
 
 
 def read_with_ansible(path: Path) -> dict:
-    """Ansible's own reading of an inventory, reduced to what we use, JSON-able (the warm executor runs this too):
+    """Ansible's own reading of an inventory, reduced to what we use, JSON-able:
     {"hosts": {name: {"vars": {...}, "groups": [...]}}, "groups": {name: [hosts]}}. Raises InventoryError."""
     import_ansible_inventory()
     from ansible.errors import AnsibleError
@@ -130,26 +130,13 @@ def _plain(value: object) -> object:
     return repr(value)
 
 
-def load_inventory(path: Path, *, warm: bool = False) -> Inventory:
-    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed.
-    `warm`: let the warm Ansible executor read it (a command about to run playbooks does not import Ansible's
-    inventory code itself); it reads it here when the executor cannot."""
+def load_inventory(path: Path) -> Inventory:
+    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed."""
     if not path.exists():
         raise InventoryError(f"inventory {path} does not exist")
     if not os.access(path, os.R_OK):
         raise InventoryError(f"inventory {path} is not readable")
-    raw = None
-    if warm:
-        from .ansible_run import ExecutorError, read_inventory
-
-        try:
-            raw = read_inventory(path)
-        except ExecutorError:
-            raw = None
-        if raw is not None and "error" in raw:
-            raise InventoryError(str(raw["error"]))
-    if raw is None:
-        raw = read_with_ansible(path)
+    raw = read_with_ansible(path)
     hosts: dict[str, Host] = {}
     for name, h in raw["hosts"].items():
         if not HOST_RE.fullmatch(name):

@@ -1,7 +1,7 @@
 """One queued request, run in its own process by the server's worker pool (see worker.py).
 
 Started ahead of its request (worker.WarmChild): it imports the engine and Ansible's inventory code, reads the
-catalog and the server's inventory (`--inventory PATH`) and starts its Ansible executor, then reads {state,
+catalog and the server's inventory (`--inventory PATH`) and imports ansible-runner, then reads {state,
 inventory, request_id, policy, admitted, log} as JSON on stdin (no job: it exits); the request must already be
 claimed (running); `admitted`: the worker's admission passed it (see worker.admit); `log`: where its output goes
 from then on.
@@ -26,7 +26,7 @@ from .worker import run_row
 
 
 def warm_up(inventory: Path | None):  # type: ignore[no-untyped-def]
-    """What every run needs before its first task: the catalog, Ansible's inventory code, the executor, and the
+    """What every run needs before its first task: the catalog, Ansible's inventory code, ansible-runner, and the
     server's inventory as read now: (catalog, (path, mtime, inventory) or None)."""
     from ..ansible_run import prewarm
     from ..inventory import import_ansible_inventory, load_inventory

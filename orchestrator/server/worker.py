@@ -7,7 +7,8 @@ A request whose process is gone at start-up is marked interrupted and reported, 
 An alert request that the admission rules skip (duplicate, error budget, cooldown) is finished in the worker's
 thread, without a process: a storm of identical alerts starts one run.
 Each worker keeps its next run process started ahead (a warm child: it has imported the engine, read the catalog
-and started its Ansible executor while it waits for its job on stdin), so a request does not wait for that."""
+and imported Ansible's inventory code and ansible-runner while it waits for its job on stdin), so a request does not
+wait for that."""
 
 from __future__ import annotations
 

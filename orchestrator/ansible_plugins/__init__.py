@@ -1,1 +1,0 @@
-"""Ansible plugins of the orchestrator itself (not of the playbooks): loaded by the warm executor only."""
