@@ -131,3 +131,26 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+# -- reading a remediate --json result and the lab's state (shared by the Windows e2e files) ------------------------
+def hosts(r) -> dict:
+    """{host: simulated state} of the lab `r` drives (`remediate lab status --json`)."""
+    res = r("lab", "status", "--json")
+    assert res.rc == 0, res.stderr
+    return res.json["hosts"]
+
+
+def applied(doc: dict) -> list[tuple[str, bool]]:
+    """(step id, changed) of every step that ran for real."""
+    return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
+
+
+def noop(doc: dict) -> list[str]:
+    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op")."""
+    return [d["reason"].split("(")[1].split(")")[0] for d in doc["decisions"] if d["rule"] == "no-op"]
+
+
+def plan_lines(doc: dict, host: str) -> list[str]:
+    """The readable change lines of the first planned step of `host`."""
+    return [line for t in doc["results"][host]["plan"][0]["would_change"] for line in t.get("changes", [])]

@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from .conftest import ROOT, start_lab, stop_lab
+from .conftest import ROOT, applied, noop, start_lab, stop_lab
 
 PLUGINS_PATH = "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
 LOGS_PATH = "C:\\WindowsAzure\\Logs\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
@@ -32,15 +32,6 @@ def mutations(state: dict) -> list[str]:
 
 def services(state: dict) -> dict[str, tuple[str, str]]:
     return {name: (s["state"], s["start_mode"]) for name, s in state["services"].items()}
-
-
-def applied(doc: dict) -> list[tuple[str, bool]]:
-    return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
-
-
-def noop(doc: dict) -> list[str]:
-    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op")."""
-    return [d["reason"].split("(")[1].split(")")[0] for d in doc["decisions"] if d["rule"] == "no-op"]
 
 
 @pytest.fixture(scope="module")

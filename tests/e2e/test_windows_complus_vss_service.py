@@ -15,31 +15,12 @@ import copy
 
 import pytest
 
-from .conftest import start_lab, stop_lab
+from .conftest import applied, hosts, noop, plan_lines, start_lab, stop_lab
 
 COM = "ExtensionSnapshotFailedCOM"
 MDTC = "ExtensionInstallationFailedMDTC"
 VSS = "ExtensionFailedVssServiceInBadState"
 NETWORK_SERVICE = "NT AUTHORITY\\NETWORK SERVICE"
-
-
-def hosts(r) -> dict:
-    res = r("lab", "status", "--json")
-    assert res.rc == 0, res.stderr
-    return res.json["hosts"]
-
-
-def applied(doc: dict) -> list[tuple[str, bool]]:
-    return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
-
-
-def noop(doc: dict) -> list[str]:
-    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op")."""
-    return [d["reason"].split("(")[1].split(")")[0] for d in doc["decisions"] if d["rule"] == "no-op"]
-
-
-def plan_lines(doc: dict, host: str) -> list[str]:
-    return [line for t in doc["results"][host]["plan"][0]["would_change"] for line in t.get("changes", [])]
 
 
 def services(state: dict) -> dict[str, tuple]:

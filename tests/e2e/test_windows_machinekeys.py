@@ -17,7 +17,7 @@ import pytest
 
 from lab.windows.acl import FILE_SYSTEM_RIGHTS
 
-from .conftest import start_lab, stop_lab
+from .conftest import applied, hosts, noop, plan_lines, start_lab, stop_lab
 
 CODE = "ExtensionConfigParsingFailure"
 MACHINEKEYS = "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys"
@@ -41,25 +41,6 @@ def mk_lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def start(mk_lab) -> dict:
     return copy.deepcopy(hosts(mk_lab))
-
-
-def hosts(r) -> dict:
-    res = r("lab", "status", "--json")
-    assert res.rc == 0, res.stderr
-    return res.json["hosts"]
-
-
-def applied(doc: dict) -> list[tuple[str, bool]]:
-    return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
-
-
-def noop(doc: dict) -> list[str]:
-    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op")."""
-    return [d["reason"].split("(")[1].split(")")[0] for d in doc["decisions"] if d["rule"] == "no-op"]
-
-
-def plan_lines(doc: dict, host: str) -> list[str]:
-    return [line for t in doc["results"][host]["plan"][0]["would_change"] for line in t.get("changes", [])]
 
 
 def acl(state: dict) -> tuple[bool, set[tuple]]:

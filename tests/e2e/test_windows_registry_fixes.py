@@ -13,7 +13,7 @@ import copy
 
 import pytest
 
-from .conftest import start_lab, stop_lab
+from .conftest import applied, hosts, start_lab, stop_lab
 
 TIMEOUT = "ExtensionFailedTimeoutVMNetworkUnresponsive"
 CRYPTO = "ExtensionSnapshotFailedNoSecureNetwork"
@@ -22,16 +22,6 @@ AGENT = "HKLM:\\SOFTWARE\\Microsoft\\BcdrAgent"
 NET64 = "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework"
 NET32 = "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework"
 SZ_TRUE = {"type": "string", "data": "True"}
-
-
-def hosts(r) -> dict:
-    res = r("lab", "status", "--json")
-    assert res.rc == 0, res.stderr
-    return res.json["hosts"]
-
-
-def applied(doc: dict) -> list[tuple[str, bool]]:
-    return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
 
 
 def without_registry(state: dict) -> dict:

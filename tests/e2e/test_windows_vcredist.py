@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, start_lab, stop_lab
+from .conftest import ROOT, applied, start_lab, stop_lab
 
 CODE = "ExtensionVCRedistInstallationFailure"
 PLUGINS = "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
@@ -53,10 +53,6 @@ def hosts(r) -> dict:
 
 def commands(r, host: str) -> list[str]:
     return r("lab", "status", "--json").json["hosts"][host]["commands_run"]
-
-
-def applied(doc: dict) -> list[tuple[str, bool]]:
-    return [(s["id"], s["changed"]) for s in doc["steps"] if s["phase"] == "apply"]
 
 
 def task(doc: dict, step: str, name_start: str) -> dict:
