@@ -67,6 +67,7 @@ class PlaybookRun:
     results: dict[str, dict[str, dict]] = field(default_factory=dict)  # host -> {remediate_<name> fact: value}
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> message
     failed: dict[str, str] = field(default_factory=dict)  # host -> first failure message
+    left_out: set[str] = field(default_factory=set)  # hosts a combined run's guard kept out of this part
     duration: float = 0.0
 
     @property
@@ -152,11 +153,66 @@ def prewarm(extra_env: dict[str, str] | None = None) -> None:
     import ansible_runner  # noqa: F401
 
 
-def run_playbook(
-    playbook: Path,
+@dataclass
+class Part:
+    """One playbook of a combined run, limited to some of the run's hosts. A run of several parts is one
+    ansible-playbook process (one start-up, one set of connections) whose plays follow each other; each part
+    keeps its own result. A host that fails or is unreachable in a part is not in the later ones (Ansible drops
+    it from the rest of the run).
+
+    unhealthy_only: only on the hosts whose diagnosis, earlier in the run, says unhealthy or cannot tell (decided
+    when the part starts); after: only on the hosts that part (an index) ran on."""
+
+    playbook: Path
+    hosts: list[str]
+    unhealthy_only: bool = False
+    after: int | None = None
+
+
+_MARK = "remediate part "
+
+
+def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
+    """The plays of a combined run: a marker play before each part (its start event tells which part the next
+    events belong to; when the part is guarded, it decides per host whether the part runs there, as a fact the
+    part's `when` reads), then the part's playbook imported."""
+    needed = {p.after for p in parts if p.after is not None}
+    plays: list[dict] = []
+    for n, part in enumerate(parts):
+        guards = []
+        if part.hosts != limit:
+            guards.append("inventory_hostname in remediate_part_hosts")
+        if part.unhealthy_only:
+            # exactly the engine's unhealthy (false) or unknown (null); a missing or malformed diagnosis is neither
+            guards.append("remediate_diagnosis is defined and remediate_diagnosis is mapping and 'healthy' in "
+                          "remediate_diagnosis and (remediate_diagnosis.healthy is sameas false or "
+                          "remediate_diagnosis.healthy is none)")
+        if part.after is not None:
+            guards.append(f"remediate_part_{part.after} | default(false)")
+        marker: dict[str, object] = {"name": f"{_MARK}{n}: {part.playbook.name}", "hosts": "all",
+                                     "gather_facts": False, "tasks": []}
+        entry: dict[str, object] = {"ansible.builtin.import_playbook": str(part.playbook)}
+        if guards or n in needed:
+            marker["tasks"] = [{
+                "name": f"{_MARK}{n}", "vars": {"remediate_part_hosts": part.hosts},
+                "ansible.builtin.set_fact": {f"remediate_part_{n}": "{{ " + (" and ".join(guards) or "true") + " }}"},
+            }]
+            if guards:
+                entry["when"] = f"remediate_part_{n}"
+        plays += [marker, entry]
+    return plays
+
+
+def run_playbook(playbook: Path, *, inventory: Path, limit: list[str], data_dir: Path, **kwargs: object
+                 ) -> PlaybookRun:
+    """Run one playbook on the hosts in `limit`; see run_parts."""
+    return run_parts([Part(playbook, list(limit))], inventory=inventory, data_dir=data_dir, **kwargs)[0]
+
+
+def run_parts(
+    parts: list[Part],
     *,
     inventory: Path,
-    limit: list[str],
     data_dir: Path,
     check: bool = False,
     extravars: dict[str, object] | None = None,
@@ -164,18 +220,34 @@ def run_playbook(
     on_task: EventSink | None = None,
     extra_env: dict[str, str] | None = None,
     forks: int | None = None,
-) -> PlaybookRun:
-    """Run one playbook with a private data dir; return what happened. Never raises for a failed playbook.
-    Several hosts in `limit` share the run (`forks` of them at a time); the result is per host."""
+) -> list[PlaybookRun]:
+    """Run playbooks with a private data dir, one after the other in one ansible-playbook process; return what
+    happened in each. Never raises for a failed playbook. Several hosts may share the run (`forks` of them at a
+    time); every result is per host. A host that fails or is unreachable in one part is not in the later ones
+    (Ansible drops it from the rest of the run)."""
     import ansible_runner
 
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     root = project_dir() / "playbooks"
-    result = PlaybookRun(playbook=str(playbook.relative_to(root)), status="error", rc=None,
-                         artifacts=data_dir / "artifacts")
+    limit = list(dict.fromkeys(h for part in parts for h in part.hosts))
+    artifacts = data_dir / "artifacts"
+    results = [PlaybookRun(playbook=str(part.playbook.relative_to(root)), status="error", rc=None,
+                           artifacts=artifacts) for part in parts]
+    if len(parts) == 1 and not parts[0].unhealthy_only and parts[0].after is None and parts[0].hosts == limit:
+        playbook = results[0].playbook
+    else:
+        wrapper = data_dir / "ladder.yml"
+        wrapper.write_text(json.dumps(_wrapper(parts, limit), indent=1), encoding="utf-8")
+        playbook = str(wrapper)
     cancel = _Cancel()
-    first_failure: dict[str, str] = {}  # host -> the first failed task's message
+    first_failure: list[dict[str, str]] = [{} for _ in parts]  # per part: host -> its first failed task's message
+    last_part: dict[str, int] = {}  # host -> the last part it had an event in
+    runs_on: list[dict[str, bool]] = [{} for _ in parts]  # per guarded part: host -> whether its guard let it run
+    guarded = [p.unhealthy_only or p.after is not None or p.hosts != limit for p in parts]
     stats: dict[str, dict] = {}
+    current, in_marker = [0], [False]
+    started = [time.monotonic()] + [0.0] * (len(parts) - 1)
+    reached = [True] + [False] * (len(parts) - 1)
 
     def handle(event: dict) -> bool:
         kind = event.get("event", "")
@@ -185,11 +257,31 @@ def run_playbook(
         if kind == "playbook_on_stats":  # the final word on which hosts failed (a rescued failure is not one)
             stats.update({k: data.get(k) or {} for k in ("failures", "dark", "rescued")})
             return True
+        if kind == "playbook_on_play_start":
+            name = str(data.get("name") or data.get("play") or "")
+            in_marker[0] = name.startswith(_MARK)
+            if in_marker[0]:
+                n = int(name[len(_MARK):].split(":", 1)[0])
+                if n != current[0]:
+                    now = time.monotonic()
+                    results[current[0]].duration = now - started[current[0]]
+                    current[0], started[n], reached[n] = n, now, True
+            return True
+        if in_marker[0]:  # the part's guard, decided per host
+            facts = res.get("ansible_facts") if isinstance(res, dict) else None
+            if kind == "runner_on_ok" and isinstance(facts, dict):
+                runs_on[current[0]][host] = facts.get(f"remediate_part_{current[0]}") is True
+            return True
         status = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
                   "runner_on_unreachable": "unreachable", "runner_item_on_ok": "ok",
                   "runner_item_on_failed": "failed", "runner_item_on_skipped": "skipped"}.get(kind)
         if status is None:
             return True
+        n = current[0]
+        part, result = parts[n], results[n]
+        if host not in part.hosts or (guarded[n] and not runs_on[n].get(host)):
+            return True  # skipped by the part's guard: not this host's part
+        last_part[host] = n
         if kind == "runner_on_failed" and data.get("ignore_errors"):
             status = "ok"
         elif status == "failed" and isinstance(res, dict) and (res.get("azure_error") or {}).get("kind") == "auth":
@@ -201,7 +293,7 @@ def run_playbook(
         if not is_item and isinstance(res, dict) and res.get("results") is not None:
             # a loop's summary event: its items were reported one by one already
             if status == "failed":
-                first_failure.setdefault(host, _short(res.get("msg") or "one or more items failed"))
+                first_failure[n].setdefault(host, _short(res.get("msg") or "one or more items failed"))
             return True
         diff = res.get("diff") if isinstance(res, dict) else None
         diffs = (diff if isinstance(diff, list) else [diff]) if diff else []
@@ -221,9 +313,9 @@ def run_playbook(
         if status == "unreachable":
             result.unreachable[host] = tr.msg or "unreachable"
         elif status == "failed" and not is_item:
-            first_failure.setdefault(host, tr.msg or f"task {tr.task!r} failed")
+            first_failure[n].setdefault(host, tr.msg or f"task {tr.task!r} failed")
         elif status == "failed":
-            first_failure.setdefault(host, tr.msg or f"task {tr.task!r} failed on {tr.item}")
+            first_failure[n].setdefault(host, tr.msg or f"task {tr.task!r} failed on {tr.item}")
         facts = res.get("ansible_facts") if isinstance(res, dict) else None
         if isinstance(facts, dict):
             if isinstance(facts.get("remediate_diagnosis"), dict):
@@ -240,12 +332,12 @@ def run_playbook(
         def on_sigint(signum: int, frame: object) -> None:
             cancel.requested = True
         previous = signal.signal(signal.SIGINT, on_sigint)
-    started = time.monotonic()
+    status, rc = "error", None
     try:
         runner = ansible_runner.run(
             private_data_dir=str(data_dir),
             project_dir=str(root),
-            playbook=result.playbook,
+            playbook=playbook,
             inventory=str(inventory),
             limit=",".join(limit),
             extravars=extravars or {},
@@ -259,32 +351,50 @@ def run_playbook(
             ident="run",
             rotate_artifacts=0,
         )
-        result.status = runner.status
-        result.rc = runner.rc
+        status, rc = runner.status, runner.rc
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        result.duration = time.monotonic() - started
-        _scrub_command_artifact(result.artifacts / "run")
-    result.artifacts = result.artifacts / "run"
-    if stats:  # a failure a block's rescue handled does not fail the host; the stats say which did
-        for host, count in stats["failures"].items():
-            if count and host not in result.unreachable:  # a refusal reclassified as unreachable stays that
-                result.failed[host] = first_failure.get(host, "a task failed")
-    else:
-        result.failed.update(first_failure)
+        results[current[0]].duration = time.monotonic() - started[current[0]]
+        _scrub_command_artifact(artifacts / "run")
     if cancel.requested:
         raise KeyboardInterrupt
-    if result.status in ("failed", "error") and not result.failed and not result.unreachable:
-        stdout = ""
-        try:
-            stdout = (result.artifacts / "stdout").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-        tail = " ".join(line.strip() for line in stdout.strip().splitlines()[-3:])
-        for h in limit:
-            result.failed.setdefault(h, _short(f"ansible-playbook exited {result.rc}: {tail}"))
-    if result.status == "timeout":
-        for h in limit:
-            result.failed.setdefault(h, f"timed out after {timeout}s")
-    return result
+    if stats:  # a failure a block's rescue handled does not fail the host; the stats say which did
+        for host, count in stats["failures"].items():
+            n = last_part.get(host, 0)
+            if count and host not in results[n].unreachable:  # a refusal reclassified as unreachable stays that
+                results[n].failed[host] = first_failure[n].get(host, "a task failed")
+    else:
+        for result, failures in zip(results, first_failure, strict=True):
+            result.failed.update(failures)
+    hosts_broke = any(r.failed or r.unreachable for r in results)
+    tail = None
+    for n, (part, result) in enumerate(zip(parts, results, strict=True)):
+        result.artifacts = artifacts / "run"
+        result.rc = rc
+        result.left_out = {h for h, ran in runs_on[n].items() if not ran}
+        if not reached[n] and status in ("successful", "failed"):
+            # Ansible ends a run when every host of a play failed: a later part never started
+            result.status = "failed"
+            for h in part.hosts:
+                result.failed.setdefault(h, "not run: ansible-playbook ended before this playbook started (an "
+                                            "earlier play failed on every host, or the run itself failed)")
+            continue
+        if (reached[n] and n < current[0]) or (status in ("successful", "failed") and hosts_broke):
+            # a part that ran to its end, or a run that failed because of hosts: each part by its own hosts
+            result.status = "failed" if result.failed or result.unreachable else "successful"
+            continue
+        result.status = status
+        if status in ("failed", "error"):  # ansible-playbook failed before or outside any host's task
+            if tail is None:
+                try:
+                    stdout = (artifacts / "run" / "stdout").read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    stdout = ""
+                tail = " ".join(line.strip() for line in stdout.strip().splitlines()[-3:])
+            for h in part.hosts:
+                result.failed.setdefault(h, _short(f"ansible-playbook exited {rc}: {tail}"))
+        elif status == "timeout":
+            for h in part.hosts:
+                result.failed.setdefault(h, f"timed out after {timeout}s")
+    return results

@@ -353,7 +353,7 @@ class App:
                              "steps")
         from .inventory import load_inventory
 
-        inv = load_inventory(self._inventory_path(args))
+        inv = load_inventory(self._inventory_path(args), cache=self.state() / "cache")
         hosts = inv.resolve(args.host)
         check_platforms(match.runbook, hosts)
         from .engine import Request
@@ -394,7 +394,7 @@ class App:
             store.create_request(source="alert", code=None, runbook=None, hosts=[], mode="apply",
                                  requester=requester, status="rejected", result={"error": exc.message})
             raise
-        inv = load_inventory(self._inventory_path(args))
+        inv = load_inventory(self._inventory_path(args), cache=self.state() / "cache")
         parsed = map_hosts(resolve_codes(parsed, cat, self.env.environ), inv)
         policy = self._policy(args)
         rows, codes = [], []

@@ -1,10 +1,13 @@
 """Diagnose -> plan -> (policy / confirm / approved plan) -> apply -> verify -> next step -> manual guidance.
 
 The one place that sequences a remediation. The hosts of a request go through the ladder together: the hosts at the
-same point of it share one playbook run (diagnose, check mode, apply, verify), limited to them, and everything else
-(gates, plans, decisions, verification, outcomes) is per host; every run, policy decision and plan is recorded in
-the store, per host. An approved plan (`remediate --approve`) runs through here too:
-its step runs only if a fresh check-mode run of it would change exactly what the plan showed.
+same point of it share one playbook run, limited to them, and everything else (gates, plans, decisions,
+verification, outcomes) is per host; every run, policy decision and plan is recorded in the store, per host.
+A run may hold several playbooks one after the other (one Ansible start-up, one set of connections): the diagnose
+and the check mode of the first step a host would need a plan for (read ahead, skipped on hosts found healthy);
+a step's apply and its verification (a diagnose playbook: check mode in every play, whatever the run's mode).
+An approved plan (`remediate --approve`) runs through here too: its step runs only if a fresh check-mode run of it
+(in the same run as the diagnose, just before the apply) would change exactly what the plan showed.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from .ansible_run import PlaybookRun, TaskResult, prewarm, run_playbook
+from .ansible_run import Part, PlaybookRun, TaskResult, prewarm, run_parts
 from .catalog import Catalog, StepView
 from .errors import ExitStatus, HostLockedError
 from .inventory import Host, Inventory
@@ -150,6 +153,9 @@ class Engine:
         self._artifacts: list[str] = []
         self._decisions: list[dict] = []
         self._runs = 0
+        # (host, step index, phase) -> a part read ahead in an earlier run: (run, started, part)
+        self._read_ahead: dict[tuple[str, int, str], tuple[PlaybookRun, datetime, _Part]] = {}
+        self._gate_moments: dict[tuple[str, int], datetime] = {}  # when a read-ahead decided a step's gate
         self.forks = fork_limit()
 
     # -- records --------------------------------------------------------------------------------------------
@@ -160,41 +166,67 @@ class Engine:
             self.ui.note(f"policy ({rule}): {reason}")
 
     # -- playbook runs ------------------------------------------------------------------------------------
-    def _run(self, rid: str, hosts: list[Host], *, phase: str, playbook: Path, check: bool, step: StepView | None,
-             extravars: dict, timeout: int) -> PlaybookRun:
-        """One playbook run for every host that is at the same point of the same runbook (a batch), recorded per
-        host: each host's record holds its own tasks, status and change flag."""
-        label = f"{phase} {step.step.id}" if step else phase
-        names = [h.name for h in hosts]
-        self.ui.phase(_hosts_label(names), f"{label}{' (check mode)' if check else ''}: {playbook.name}")
+    def _run(self, rid: str, parts: list[_Part]) -> list[PlaybookRun]:
+        """One playbook run for the parts given (each: a playbook for the hosts at the same point of the same
+        runbook), recorded per host: each host's record holds its own tasks, status and change flag (a part read
+        ahead is recorded when the host's ladder reaches it). The run is in check mode when every part is; a part
+        in check mode inside a real run must be a diagnose playbook (its plays say `check_mode: true`). Parts
+        whose extra vars differ run one after the other instead."""
+        if len(parts) > 1 and any(p.extravars != parts[0].extravars for p in parts):
+            assert all(p.after is None for p in parts), "a part that follows another must share its run"
+            return [run for part in parts for run in self._run(rid, [part])]
+        check = all(p.check_mode for p in parts)
+        assert check or all(p.phase != "plan" for p in parts), "a step's check mode cannot ride in a real run"
+        names = list(dict.fromkeys(h.name for p in parts for h in p.hosts))
+        labels = [f"{p.label}{' (check mode)' if p.check_mode else ''}: {p.playbook.name}" for p in parts]
+        self.ui.phase(_hosts_label(names), "; then ".join(labels))
         started = now()
         self._runs += 1
-        forks = min(len(hosts), self.forks)
-        run = run_playbook(
-            playbook, inventory=self.request.inventory.path, limit=names,
-            data_dir=self.state / "runs" / rid / f"{self._runs:02d}-{_hosts_label(names, sep='+')}-{phase}",
-            check=check, extravars=extravars, timeout=timeout * -(-len(hosts) // forks), on_task=self.ui.task,
-            forks=forks if len(hosts) > 1 else None,
+        forks = min(len(names), self.forks)
+        batches = -(-len(names) // forks)
+        runs = run_parts(
+            [Part(p.playbook, [h.name for h in p.hosts], p.unhealthy_only, p.after) for p in parts],
+            inventory=self.request.inventory.path,
+            data_dir=self.state / "runs" / rid / (f"{self._runs:02d}-{_hosts_label(names, sep='+')}-"
+                                                  + "+".join(dict.fromkeys(p.phase for p in parts))),
+            check=check, extravars=parts[0].extravars, timeout=sum(p.timeout for p in parts) * batches,
+            on_task=self.ui.task, forks=forks if len(names) > 1 else None,
         )
-        self._artifacts.append(str(run.artifacts))
-        for host in hosts:
-            tasks = [t.as_dict() for t in run.tasks if t.host == host.name]
-            failed = run.broke(host.name)
-            changed = run.changed_on(host.name)
-            status = ("unreachable" if host.name in run.unreachable else "failed" if failed
-                      else "changed" if changed else "ok")
-            record = {
-                "id": step.step.id if step else phase, "host": host.name, "phase": phase,
-                "playbook": run.playbook, "risk": step.step.risk.value if step else "none",
-                "check_mode": check, "status": status, "changed": changed, "failed": failed,
-                "tasks": tasks, "artifacts": str(run.artifacts), "duration": round(run.duration, 3),
-            }
-            self._steps.append(record)
-            self.store.record_step(
-                rid, host=host.name, phase=phase, step_id=record["id"], playbook=run.playbook,
-                risk=record["risk"], check_mode=check, status=status, changed=changed, failed=failed,
-                tasks=tasks, artifacts=str(run.artifacts), started_at=started, duration=run.duration)
-        return run
+        self._artifacts.append(str(runs[0].artifacts))
+        for part, run in zip(parts, runs, strict=True):
+            for host in part.hosts:
+                if part.ahead is not None:
+                    self._read_ahead[(host.name, part.ahead, part.phase)] = (run, started, part)
+                else:
+                    self._record(rid, part, host.name, run, started)
+        return runs
+
+    def _ahead(self, rid: str, host: str, idx: int, phase: str) -> tuple[PlaybookRun, _Part] | None:
+        """The host's part of step `idx` read ahead in an earlier run, recorded now; None if there is none."""
+        found = self._read_ahead.pop((host, idx, phase), None)
+        if found is None:
+            return None
+        run, started, part = found
+        self._record(rid, part, host, run, started)
+        return run, part
+
+    def _record(self, rid: str, part: _Part, host: str, run: PlaybookRun, started: datetime) -> None:
+        tasks = [t.as_dict() for t in run.tasks if t.host == host]
+        failed = run.broke(host)
+        changed = run.changed_on(host)
+        status = "unreachable" if host in run.unreachable else "failed" if failed else "changed" if changed else "ok"
+        step = part.step
+        record = {
+            "id": step.step.id if step else part.phase, "host": host, "phase": part.phase,
+            "playbook": run.playbook, "risk": step.step.risk.value if step else "none",
+            "check_mode": part.check_mode, "status": status, "changed": changed, "failed": failed,
+            "tasks": tasks, "artifacts": str(run.artifacts), "duration": round(run.duration, 3),
+        }
+        self._steps.append(record)
+        self.store.record_step(
+            rid, host=host, phase=part.phase, step_id=record["id"], playbook=run.playbook,
+            risk=record["risk"], check_mode=part.check_mode, status=status, changed=changed, failed=failed,
+            tasks=tasks, artifacts=str(run.artifacts), started_at=started, duration=run.duration)
 
     def _vars(self, step: StepView | None) -> dict:
         v = dict(self.request.runbook.vars)
@@ -202,9 +234,9 @@ class Engine:
             v.update(step.step.vars)
         return v
 
-    def _diagnose(self, rid: str, hosts: list[Host], phase: str) -> dict[str, tuple[str, dict | None, str]]:
-        """Per host: (state, diagnosis, message); state is healthy | unhealthy | unknown | unreachable | failed.
-        One run per diagnose playbook (hosts of one platform share it)."""
+    def _diagnose_parts(self, hosts: list[Host], phase: str
+                        ) -> tuple[list[_Part], dict[str, tuple[str, dict | None, str]]]:
+        """The diagnose parts for these hosts (hosts of one platform share one), and the hosts that have none."""
         out: dict[str, tuple[str, dict | None, str]] = {}
         by_playbook: dict[Path, list[Host]] = {}
         for host in hosts:
@@ -213,12 +245,105 @@ class Engine:
                 out[host.name] = ("unknown", None, "no diagnose playbook for this platform")
             else:
                 by_playbook.setdefault(playbook, []).append(host)
-        for playbook, group in by_playbook.items():
-            run = self._run(rid, group, phase=phase, playbook=playbook, check=True, step=None,
-                            extravars=self._vars(None), timeout=600)
-            for host in group:
-                out[host.name] = _diagnosis(run, host.name, playbook)
+        return [_Part(group, phase, playbook, extravars=self._vars(None))
+                for playbook, group in by_playbook.items()], out
+
+    @staticmethod
+    def _diagnoses(parts: list[_Part], runs: list[PlaybookRun], out: dict[str, tuple[str, dict | None, str]]
+                   ) -> dict[str, tuple[str, dict | None, str]]:
+        """Per host: (state, diagnosis, message); state is healthy | unhealthy | unknown | unreachable | failed."""
+        for part, run in zip(parts, runs, strict=True):
+            for host in part.hosts:
+                out[host.name] = _diagnosis(run, host.name, part.playbook)
         return out
+
+    def _direct(self, gate: str, view: StepView) -> bool:
+        """Whether the step is applied without a check run first: the policy runs it automatically, or --yes
+        confirms an idempotent step that is not high risk (a disruptive step always shows what it would do, and
+        is skipped when it would change nothing, before it runs)."""
+        step = view.step
+        return gate == "auto" or (gate == "confirm" and self.request.assume_yes and step.idempotent
+                                  and RISK_ORDER[step.risk] <= RISK_ORDER[Risk.medium])
+
+    def _first_parts(self, diagnose: list[_Part]) -> list[_Part]:
+        """Read ahead, in the diagnose run, what each diagnosed host's first step will need where no decision of
+        ours has to come in between: its apply and verification when the step is applied directly, else its check
+        mode (the plan a dry-run, a confirmation or an approved plan needs). These parts are skipped on the hosts
+        the diagnosis finds healthy; the gate they assume is the one the step then records."""
+        req = self.request
+        views = self.catalog.steps(req.runbook)
+        checks: dict[int, list[Host]] = {}
+        applies: dict[int, list[Host]] = {}
+        moment = now()
+        for host in (h for part in diagnose for h in part.hosts):
+            for idx, view in enumerate(views, start=1):
+                if idx < req.start_step or not req.runbook.runs_on(view.step, host.platform):
+                    continue
+                if view.automated and self._vars(view) == self._vars(None):  # a run has one set of extra vars
+                    gate = self._gate_kind(host, idx, view, moment)
+                    if gate != "skip":
+                        (applies if self._direct(gate, view) else checks).setdefault(idx, []).append(host)
+                        self._gate_moments[(host.name, idx)] = moment
+                break
+        parts: list[_Part] = []
+        for idx, hosts in applies.items():  # a real run: the checks wait for their step
+            view = views[idx - 1]
+            assert view.playbook_path is not None
+            parts.append(_Part(hosts, "apply", view.playbook_path, step=view, unhealthy_only=True, ahead=idx,
+                               extravars=self._vars(view), timeout=view.step.timeout))
+            at = len(diagnose) + len(parts) - 1
+            if view.step.verify != "none":
+                verify, _ = self._diagnose_parts(hosts, "verify")
+                for part in verify:
+                    part.after, part.ahead = at, idx
+                parts += verify
+        if applies:
+            return parts
+        return [_Part(hosts, "plan", views[idx - 1].playbook_path, step=views[idx - 1], unhealthy_only=True,
+                      ahead=idx, extravars=self._vars(views[idx - 1]), timeout=views[idx - 1].step.timeout)
+                for idx, hosts in checks.items()]
+
+    def _checks(self, rid: str, idx: int, view: StepView, hosts: list[Host]) -> dict[str, PlaybookRun]:
+        """Each host's check-mode run of the step: read ahead in its diagnose run, or run now."""
+        out: dict[str, PlaybookRun] = {}
+        for host in hosts:
+            ahead = self._ahead(rid, host.name, idx, "plan")
+            if ahead is not None:
+                out[host.name] = ahead[0]
+        fresh = [h for h in hosts if h.name not in out]
+        if fresh:
+            check = self._run(rid, [_Part(fresh, "plan", view.playbook_path, step=view,
+                                          extravars=self._vars(view), timeout=view.step.timeout)])[0]
+            out.update((h.name, check) for h in fresh)
+        return out
+
+    def _applies(self, rid: str, idx: int, view: StepView, hosts: list[Host]
+                 ) -> tuple[dict[str, PlaybookRun], dict[str, tuple[str, dict | None, str]]]:
+        """Each host's apply run of the step and, unless the step says `verify: none`, its verification: read
+        ahead in its diagnose run, or run now (the verification in the same run as the apply: Ansible leaves out
+        of it the hosts the step failed on)."""
+        runs: dict[str, PlaybookRun] = {}
+        states: dict[str, tuple[str, dict | None, str]] = {}
+        verifies = view.step.verify != "none"
+        for host in hosts:
+            ahead = self._ahead(rid, host.name, idx, "apply")
+            if ahead is None:
+                continue
+            runs[host.name] = ahead[0]
+            checked = self._ahead(rid, host.name, idx, "verify") if verifies else None
+            if checked is not None:
+                states[host.name] = _diagnosis(checked[0], host.name, checked[1].playbook)
+            elif verifies:
+                states[host.name] = ("unknown", None, "no diagnose playbook for this platform")
+        fresh = [h for h in hosts if h.name not in runs]
+        if fresh:
+            apply = _Part(fresh, "apply", view.playbook_path, step=view, extravars=self._vars(view),
+                          timeout=view.step.timeout)
+            verify, unknown = self._diagnose_parts(fresh if verifies else [], "verify")
+            done = self._run(rid, [apply] + verify)
+            runs.update((h.name, done[0]) for h in fresh)
+            states.update(self._diagnoses(verify, done[1:], unknown))
+        return runs, states
 
     # -- the ladder -----------------------------------------------------------------------------------------
     def _guidance(self, views: list[StepView], start: int, host: Host) -> list[dict]:
@@ -264,12 +389,23 @@ class Engine:
                 "would_change": [t for t in tasks if t.get("changed")],
                 "signature": run_signature(tasks), "idempotent": step.idempotent}
 
+    def _gate_kind(self, host: Host, idx: int, view: StepView, moment: datetime) -> str:
+        """What `_gate` will say at `moment` (without recording it): plan (dry-run) | approved | auto | confirm |
+        skip."""
+        if self.request.dry_run:
+            return "plan"
+        if self._approved_entry(host.name, idx) is not None:
+            return "approved"
+        return self.request.policy.step_gate(view.step.risk, view.step.approval_rule, moment)[0]
+
     def _gate(self, rid: str, host: Host, idx: int, view: StepView) -> tuple[str, str]:
-        """auto | confirm | skip | approved for this step now, with the reason (recorded)."""
+        """auto | confirm | skip | approved for this step now (or when a run read the step ahead), with the
+        reason (recorded)."""
         step = view.step
         if self._approved_entry(host.name, idx) is not None:
             return "approved", f"plan {self.request.approved_plan['id']} approved by {self.request.approver}"
-        gate, reason = self.request.policy.step_gate(step.risk, step.approval_rule)
+        moment = self._gate_moments.pop((host.name, idx), None)
+        gate, reason = self.request.policy.step_gate(step.risk, step.approval_rule, moment)
         self._decide(rid, "risk", {"auto": "run", "confirm": "wait", "skip": "skip"}[gate],
                      f"step {idx} ({step.id}): {reason}", host.name)
         return gate, reason
@@ -281,7 +417,8 @@ class Engine:
         views = self.catalog.steps(req.runbook)
         done: list[HostOutcome] = []
         active: list[_Ladder] = []
-        first = self._diagnose(rid, hosts, "diagnose")
+        parts, first = self._diagnose_parts(hosts, "diagnose")
+        self._diagnoses(parts, self._run(rid, parts + self._first_parts(parts))[:len(parts)], first)
         for host in hosts:
             state, diag, msg = first[host.name]
             if state == "unreachable":
@@ -335,36 +472,49 @@ class Engine:
             if gate == "skip":
                 lad.outcome.status, lad.outcome.message = "skipped", f"step {idx} ({step.id}) not run: {reason}"
                 finished.append(lad.outcome)
-        checked = [lad for lad in here if gates[lad.host.name][0] in ("plan", "confirm", "approved")]
-        to_apply = [lad for lad in here if gates[lad.host.name][0] == "auto"]
+        direct = [lad for lad in here if self._direct(gates[lad.host.name][0], view)]
+        checked = [lad for lad in here if gates[lad.host.name][0] in ("plan", "confirm", "approved")
+                   and lad not in direct]
+        to_apply = list(direct)
+        for lad in direct:
+            if gates[lad.host.name][0] == "confirm":
+                self._decide(rid, "confirm", "run", f"step {idx} ({step.id}) confirmed with --yes (idempotent, "
+                             f"risk {step.risk.value}: applied without a check run first)", lad.host.name)
         if checked:
-            check = self._run(rid, [lad.host for lad in checked], phase="plan", playbook=view.playbook_path,
-                              check=True, step=view, extravars=self._vars(view), timeout=step.timeout)
+            checks = self._checks(rid, idx, view, [lad.host for lad in checked])
             for lad in checked:
-                if self._after_check(rid, idx, view, views, lad, gates[lad.host.name], check):
+                if self._after_check(rid, idx, view, views, lad, gates[lad.host.name], checks[lad.host.name]):
                     finished.append(lad.outcome)
                 elif lad.noop_steps[-1:] != [step.id]:
                     to_apply.append(lad)
         to_apply.sort(key=lambda lad: here.index(lad))
         if not to_apply:
             return finished
-        run = self._run(rid, [lad.host for lad in to_apply], phase="apply", playbook=view.playbook_path,
-                        check=False, step=view, extravars=self._vars(view), timeout=step.timeout)
+        runs, states = self._applies(rid, idx, view, [lad.host for lad in to_apply])
         verify = []
+        unchanged: set[str] = set()  # applied with --yes without a check run, and changed nothing
         for lad in to_apply:
-            lad.applied_any = True
-            if _run_broke(lad.outcome, lad.host.name, run, f"step {step.id}"):
+            name = lad.host.name
+            if lad in direct and gates[name][0] == "confirm" and not runs[name].broke(name) \
+                    and not runs[name].changed_on(name):
+                unchanged.add(name)
+                lad.noop_steps.append(step.id)  # counts like a step whose check run would change nothing
+            else:
+                lad.applied_any = True
+            if _run_broke(lad.outcome, name, runs[name], f"step {step.id}"):
                 finished.append(lad.outcome)
             elif step.verify == "none":
                 finished.append(self._unverified(lad.outcome, idx, step.id, "the step defines no verification"))
             else:
                 verify.append(lad)
-        states = self._diagnose(rid, [lad.host for lad in verify], "verify") if verify else {}
         for lad in verify:
             state, diag, msg = states[lad.host.name]
             outcome = lad.outcome
             outcome.verification = {"step": step.id, "state": state, "summary": msg, "diagnosis": diag}
-            if state == "healthy":
+            if state == "healthy" and lad.host.name in unchanged:
+                outcome.status = "no-change"
+                outcome.message = f"healthy when verified after step {idx} ({step.id}), which changed nothing: {msg}"
+            elif state == "healthy":
                 outcome.status, outcome.message = "fixed", f"fixed by step {idx} ({step.id}): {msg}"
             elif state in ("unreachable", "failed"):
                 outcome.status = "unreachable" if state == "unreachable" else "failed"
@@ -446,8 +596,8 @@ class Engine:
             outcome.backup = {"status": "unavailable", "summary": f"{VERIFY_BACKUP_PLAYBOOK} is not installed"}
             return
         timeout = self.request.verify_backup_timeout
-        run = self._run(rid, [host], phase="backup", playbook=playbook, check=False, step=None,
-                        extravars={"verify_backup_timeout": timeout}, timeout=timeout + 300)
+        run = self._run(rid, [_Part([host], "backup", playbook, extravars={"verify_backup_timeout": timeout},
+                                    timeout=timeout + 300)])[0]
         found = (run.results.get(host.name) or {}).get("remediate_backup")
         if run.broke(host.name) or not found:
             why = run.unreachable.get(host.name) or run.failed.get(host.name) or "the playbook set no result"
@@ -516,6 +666,7 @@ class Engine:
         """Run the request; `request_id` continues a request already stored (queued by the server)."""
         self.request = request
         self._steps, self._artifacts, self._decisions, self._runs = [], [], [], 0
+        self._read_ahead, self._gate_moments = {}, {}
         if request.hosts:
             prewarm()  # ansible-runner is imported while the store records the request and the policy decides
         names = [h.name for h in request.hosts]
@@ -637,6 +788,29 @@ class _Ladder:
     outcome: HostOutcome
     applied_any: bool = False
     noop_steps: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Part:
+    """A playbook of an engine run for some hosts: what it is for (phase, step), its vars and time limit."""
+
+    hosts: list[Host]
+    phase: str  # diagnose | plan | apply | verify | backup
+    playbook: Path
+    step: StepView | None = None
+    unhealthy_only: bool = False  # skipped on the hosts whose diagnosis, earlier in the run, is healthy
+    after: int | None = None  # only on the hosts the run's part of this index ran on
+    ahead: int | None = None  # read ahead for step `ahead`: recorded when the host's ladder gets there
+    extravars: dict = field(default_factory=dict)
+    timeout: int = 600
+
+    @property
+    def label(self) -> str:
+        return f"{self.phase} {self.step.step.id}" if self.step else self.phase
+
+    @property
+    def check_mode(self) -> bool:
+        return self.phase in ("diagnose", "verify", "plan")
 
 
 def summarize(o: Outcome) -> dict:

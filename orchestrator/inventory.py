@@ -6,6 +6,8 @@ validated for shape, then resolved here; anything unknown is refused before Ansi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -84,10 +86,13 @@ def _platform(hostvars: dict[str, object], groups: list[str]) -> str:
     return "linux"
 
 
+STRICT_ENV = ("ANSIBLE_INVENTORY_UNPARSED_FAILED", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED")  # always ours
+
+
 def import_ansible_inventory() -> None:
     """Import Ansible's inventory code now (a process that will read an inventory soon warms up with it)."""
-    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
-    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    for name in STRICT_ENV:
+        os.environ.setdefault(name, "True")
     import ansible.inventory.manager  # noqa: F401
     import ansible.parsing.dataloader  # noqa: F401
     import ansible.vars.manager  # noqa: F401
@@ -130,13 +135,80 @@ def _plain(value: object) -> object:
     return repr(value)
 
 
-def load_inventory(path: Path) -> Inventory:
-    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed."""
+def _static_files(path: Path) -> list[Path] | None:
+    """The files a static inventory is read from (the inventory file or directory, and the group_vars / host_vars
+    next to it), or None when Ansible would run something to read it (an executable script, an inventory plugin
+    such as azure_rm: its hosts can change without any file changing)."""
+    base = path if path.is_dir() else path.parent
+    roots = [path] + [base / d for d in ("group_vars", "host_vars") if (base / d).exists()]
+    files: list[Path] = []
+    for root in roots:
+        found = [root] if root.is_file() else sorted(f for f in root.rglob("*") if f.is_file())
+        for f in found:
+            if root == path and (os.access(f, os.X_OK) or PLUGIN_RE.search(f.read_bytes()[:65536])):
+                return None
+            files.append(f)
+    return files
+
+
+PLUGIN_RE = re.compile(rb"(?m)^plugin\s*:")
+
+
+def _fingerprint(path: Path, files: list[Path]) -> str:
+    """What a cached reading depends on: the files (path, size, mtime, inode), Ansible's installed release and its
+    settings."""
+    from importlib.util import find_spec
+
+    spec = find_spec("ansible")  # found, not imported (importing it costs a tenth of a second)
+    release = Path(spec.origin).parent / "release.py" if spec and spec.origin else None
+    parts = [str(path.resolve()), ",".join(HOST_VARS)]
+    for f in files + ([release] if release and release.is_file() else []):
+        st = f.stat()
+        parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("ANSIBLE_") and k not in STRICT_ENV)
+    config = os.environ.get("ANSIBLE_CONFIG")
+    if config and os.path.isfile(config):
+        st = os.stat(config)
+        parts.append(f"{config}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _read_cached(path: Path, cache: Path | None) -> dict:
+    """read_with_ansible, remembered in `cache` (the state dir's cache/) for a static inventory until one of its
+    files, Ansible's version or an ANSIBLE_* setting changes. Importing Ansible's inventory code alone costs more
+    than a whole run of a command that reads the cache."""
+    files = _static_files(path) if cache is not None else None
+    if files is None or cache is None:
+        return read_with_ansible(path)
+    key = _fingerprint(path, files)
+    entry = cache / f"inventory-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]}.json"
+    try:
+        saved = json.loads(entry.read_text(encoding="utf-8"))
+        if saved.get("key") == key:
+            return saved["inventory"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    raw = read_with_ansible(path)
+    try:
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"key": key, "inventory": raw}, out)
+        os.replace(tmp, entry)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+    return raw
+
+
+def load_inventory(path: Path, cache: Path | None = None) -> Inventory:
+    """Parse with Ansible's own inventory code (every format Ansible supports), failing on anything unparsed.
+    `cache`: a directory where the reading of a static inventory is kept (see _read_cached)."""
     if not path.exists():
         raise InventoryError(f"inventory {path} does not exist")
     if not os.access(path, os.R_OK):
         raise InventoryError(f"inventory {path} is not readable")
-    raw = read_with_ansible(path)
+    raw = _read_cached(path, cache)
     hosts: dict[str, Host] = {}
     for name, h in raw["hosts"].items():
         if not HOST_RE.fullmatch(name):

@@ -147,7 +147,8 @@ def applied(doc: dict) -> list[tuple[str, bool]]:
 
 
 def noop(doc: dict) -> list[str]:
-    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op")."""
+    """Steps checked in check mode, found to change nothing, and skipped (decision "no-op"). With --yes an
+    idempotent step has no check run: it is applied, and its record says whether it changed anything."""
     return [d["reason"].split("(")[1].split(")")[0] for d in doc["decisions"] if d["rule"] == "no-op"]
 
 

@@ -172,7 +172,8 @@ def test_380008_old_agent_ends_with_the_reinstall_guidance(agent_lab):
     assert res.rc == 4, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "manual"
-    assert noop(doc) == ["start-windows-guest-agent"] and applied(doc) == []  # the agent runs: nothing to start
+    # the agent runs: with --yes the idempotent step is applied without a check run, and changes nothing
+    assert noop(doc) == [] and applied(doc) == [("start-windows-guest-agent", False)]
     [guidance] = doc["guidance"]
     assert guidance["id"] == "install-agent-and-check-flag" and "2.6.1198.718" in guidance["guidance"]
     agent = doc["diagnosis"]["agent-old"]["agent"]  # nothing applied: nothing to verify
@@ -200,7 +201,7 @@ def test_vm_not_in_desirable_state_without_agent_guides_the_install(agent_lab):
     res = agent_lab("--code", "VmNotInDesirableState", "--host", "agent-missing", "--yes", "--json")
     assert res.rc == 4, res.stderr + res.stdout
     doc = res.json
-    assert noop(doc) == ["start-windows-guest-agent"] and applied(doc) == []  # never creates a service
+    assert noop(doc) == [] and applied(doc) == [("start-windows-guest-agent", False)]  # never creates a service
     assert [g["id"] for g in doc["guidance"]] == ["wait-for-stable-state", "install-vm-agent"]
     state = host_state(agent_lab, "agent-missing")
     assert "WindowsAzureGuestAgent" not in state["services"] and "RdAgent" not in state["services"]

@@ -130,8 +130,9 @@ def test_com2_step_1_does_not_fix_step_2_does_and_step_3_never_runs(com_lab, com
     assert res.rc == 0, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "fixed"
-    assert noop(doc) == ["start-comsysapp"]  # COMSysApp runs: checked, nothing to do, skipped
-    assert applied(doc) == [("msdtc-network-service", True)]
+    # COMSysApp runs: with --yes the idempotent step 1 is applied without a check run, and changes nothing
+    assert noop(doc) == []
+    assert applied(doc) == [("start-comsysapp", False), ("msdtc-network-service", True)]
     assert "fixed by step 2 (msdtc-network-service)" in doc["results"]["com2"]["message"]
     after = hosts(com_lab)["com2"]
     assert services(after)["MSDTC"] == ("running", NETWORK_SERVICE, "auto")
@@ -158,9 +159,9 @@ def test_com3_msdtc_that_does_not_start_is_reinstalled_by_step_3(com_lab, com_st
     assert res.rc == 0, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "fixed"
-    assert noop(doc) == ["start-comsysapp"]
+    assert noop(doc) == [] and applied(doc)[0] == ("start-comsysapp", False)
     # step 2 restarts MSDTC (already NetworkService) and the restart fails to bring it up: step 3 reinstalls
-    assert [a for a, _ in applied(doc)] == ["msdtc-network-service", "msdtc-reinstall"]
+    assert [a for a, _ in applied(doc)] == ["start-comsysapp", "msdtc-network-service", "msdtc-reinstall"]
     assert applied(doc)[-1] == ("msdtc-reinstall", True)
     after = hosts(com_lab)["com3"]
     assert [c for c in after["commands_run"] if c.startswith("msdtc")] == ["msdtc -uninstall", "msdtc -install"]
@@ -180,8 +181,9 @@ def test_com4_exhausted_ladder_exits_4_with_guidance(com_lab, com_start):
     assert res.rc == 4, res.stderr + res.stdout
     doc = res.json
     assert doc["status"] == "manual"
-    assert noop(doc) == ["msdtc-network-service"]
-    assert [a for a, _ in applied(doc)] == ["start-comsysapp", "msdtc-reinstall"]
+    assert noop(doc) == []  # with --yes the idempotent steps 1 and 2 are applied without a check run
+    assert applied(doc)[1] == ("msdtc-network-service", False)  # MSDTC already runs as NetworkService
+    assert [a for a, _ in applied(doc)] == ["start-comsysapp", "msdtc-network-service", "msdtc-reinstall"]
     assert [g["id"] for g in doc["guidance"]] == ["trigger-backup"]
     assert "net start COMSysApp" in doc["guidance"][0]["guidance"]
     assert doc["verification"]["com4"]["state"] == "unhealthy"

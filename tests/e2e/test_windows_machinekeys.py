@@ -150,7 +150,8 @@ def test_mk2_default_acl_but_a_crp_certificate_needs_approval_for_step_2(mk_lab,
     res = mk_lab("--code", CODE, "--host", "mk2", "--yes", "--json")
     assert res.rc == 0, res.stderr + res.stdout
     assert res.json["status"] == "fixed"
-    assert applied(res.json) == [("remove-crp-certificates", True)]
+    # with --yes the idempotent step 1 is applied without a check run: the ACL is the default, nothing changes
+    assert applied(res.json) == [("reset-machinekeys-acl", False), ("remove-crp-certificates", True)]
     after = hosts(mk_lab)["mk2"]
     assert my_store(after) == my_store(start["mk2"]) - {CRP}
     assert after["files"] == start["mk2"]["files"]
@@ -162,7 +163,7 @@ def test_mk3_entry_no_step_can_remove_exhausts_the_ladder(mk_lab, start):
     doc = res.json
     assert doc["status"] == "manual"
     assert applied(doc) == [("reset-machinekeys-acl", True)]  # Everyone's Full control replaced by the default
-    assert noop(doc) == ["remove-crp-certificates"]
+    assert noop(doc) == ["remove-crp-certificates"]  # high risk: checked first even with --yes, nothing to remove
     assert [g["id"] for g in doc["guidance"]] == ["trigger-backup"]
     assert doc["verification"]["mk3"]["state"] == "unhealthy"
     findings = doc["verification"]["mk3"]["diagnosis"]["findings"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from orchestrator.ansible_run import run_playbook
+import sys
+
+from orchestrator.ansible_run import Part, run_parts, run_playbook
 
 RESCUED = """
 - hosts: all
@@ -38,3 +40,100 @@ def test_a_failure_handled_by_rescue_does_not_fail_the_host(project, tmp_path):
     playbook.write_text(FAILED)
     run = run_playbook(playbook, inventory=project["inv"], limit=["box"], data_dir=tmp_path / "r2")
     assert run.failed == {"box": "really broken"}
+
+
+# --- several playbooks in one run (run_parts) ------------------------------------------------------------------
+
+DIAGNOSE_BY_NAME = """
+- hosts: all
+  gather_facts: false
+  check_mode: true
+  tasks:
+    - name: Fail on the broken host
+      ansible.builtin.fail: {msg: "cannot read"}
+      when: inventory_hostname == "broken"
+    - name: Record the diagnosis
+      ansible.builtin.set_fact:
+        remediate_diagnosis:
+          healthy: "{{ {'fine': true, 'sick': false, 'unsure': none, 'odd': 'yes'}[inventory_hostname] }}"
+          summary: "{{ inventory_hostname }}"
+"""
+
+TOUCH = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Touch
+      ansible.builtin.copy: {dest: "{{ out }}/{{ inventory_hostname }}.touched", content: "x\\n"}
+"""
+
+LOOK = """
+- hosts: all
+  gather_facts: false
+  check_mode: true
+  tasks:
+    - name: Look
+      ansible.builtin.stat: {path: "{{ out }}/{{ inventory_hostname }}.touched"}
+      register: seen
+    - name: Record the diagnosis
+      ansible.builtin.set_fact:
+        remediate_diagnosis: {healthy: "{{ seen.stat.exists }}", summary: after}
+"""
+
+
+def _hosts_inventory(project, names):
+    lines = "".join(f"    {n}: {{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}\n"
+                    for n in names)
+    project["inv"].write_text("all:\n  hosts:\n" + lines)
+
+
+def test_one_run_holds_a_diagnosis_the_fix_on_the_unhealthy_hosts_and_their_verification(project, tmp_path):
+    names = ["fine", "sick", "unsure", "odd", "broken"]
+    _hosts_inventory(project, names)
+    books = project["proj"] / "playbooks" / "linux"
+    for name, text in (("diag_by_name.yml", DIAGNOSE_BY_NAME), ("touch.yml", TOUCH), ("look.yml", LOOK)):
+        (books / name).write_text(text)
+    out = tmp_path / "out"
+    out.mkdir()
+    diag, fix, verify = run_parts(
+        [Part(books / "diag_by_name.yml", names), Part(books / "touch.yml", names, unhealthy_only=True),
+         Part(books / "look.yml", names, after=1)],
+        inventory=project["inv"], data_dir=tmp_path / "r", extravars={"out": str(out)}, forks=5)
+    # the diagnosis: one host failed, the others recorded theirs
+    assert set(diag.failed) == {"broken"} and diag.facts["sick"]["healthy"] is False
+    assert diag.status == "failed" and not diag.broke("fine")
+    # the fix ran only where the diagnosis says unhealthy (false) or cannot tell (null): never on the healthy
+    # host, the failed one (Ansible dropped it), or the one whose diagnosis is malformed ("yes")
+    assert sorted(p.name for p in out.iterdir()) == ["sick.touched", "unsure.touched"]
+    assert sorted({t.host for t in fix.tasks}) == ["sick", "unsure"] and fix.status == "successful"
+    assert fix.left_out == {"fine", "odd"}
+    # the verification ran on the hosts the fix ran on, and saw its change
+    assert sorted(verify.facts) == ["sick", "unsure"] and all(f["healthy"] for f in verify.facts.values())
+    assert verify.left_out == {"fine", "odd"} and verify.playbook == "linux/look.yml"
+
+
+def test_a_host_that_fails_in_a_part_is_in_none_of_the_later_parts(project, tmp_path):
+    _hosts_inventory(project, ["box", "other"])
+    books = project["proj"] / "playbooks" / "linux"
+    (books / "fails_on_box.yml").write_text(FAILED.replace('{msg: "really broken"}', '{msg: "really broken"}\n'
+                                                           '      when: inventory_hostname == "box"'))
+    (books / "touch.yml").write_text(TOUCH)
+    out = tmp_path / "out"
+    out.mkdir()
+    first, second = run_parts([Part(books / "fails_on_box.yml", ["box", "other"]),
+                               Part(books / "touch.yml", ["box", "other"])],
+                              inventory=project["inv"], data_dir=tmp_path / "r", extravars={"out": str(out)})
+    assert first.failed == {"box": "really broken"} and first.status == "failed"
+    assert second.failed == {} and second.status == "successful" and not second.broke("other")
+    assert [p.name for p in out.iterdir()] == ["other.touched"]
+
+
+def test_when_every_host_of_a_part_fails_the_later_parts_say_they_did_not_run(project, tmp_path):
+    books = project["proj"] / "playbooks" / "linux"
+    (books / "fails.yml").write_text(FAILED)
+    (books / "touch.yml").write_text(TOUCH)
+    first, second = run_parts([Part(books / "fails.yml", ["box"]), Part(books / "touch.yml", ["box"])],
+                              inventory=project["inv"], data_dir=tmp_path / "r", extravars={"out": str(tmp_path)})
+    assert first.failed == {"box": "really broken"}
+    assert second.broke("box") and second.why("box").startswith("not run: ansible-playbook ended")
+    assert not (tmp_path / "box.touched").exists()

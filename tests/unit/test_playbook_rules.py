@@ -3,7 +3,8 @@
 - a runbook with a written automated step for a platform has a diagnose playbook for that platform, so `fixed`
   can always be verified (DESIGN.md: "fixed always means the runbook's read-only diagnose passed");
 - diagnose playbooks are read-only: only modules that cannot change a host, or scripts declared
-  `changed_when: false`, and they set `remediate_diagnosis`;
+  `changed_when: false`, and they set `remediate_diagnosis`; every play says `check_mode: true` (a verification
+  shares the fix's real run);
 - modules are called by their fully qualified names.
 """
 
@@ -98,6 +99,11 @@ def test_diagnose_playbooks_are_read_only_and_set_the_diagnosis(path: Path) -> N
         if module == "ansible.builtin.set_fact" and "remediate_diagnosis" in (task.get(module) or {}):
             sets_diagnosis = True
     assert sets_diagnosis, f"{path.name} never sets remediate_diagnosis"
+    # the engine runs a verification in the same ansible-playbook run as the fix it verifies (a real run):
+    # every play says check_mode itself, so a read stays a read whatever the run's mode
+    for play in yaml.safe_load(path.read_text()):
+        assert "import_playbook" in str(play) or play.get("check_mode") is True, \
+            f"{path.name}: play {play.get('name')!r} must say check_mode: true"
 
 
 @pytest.mark.parametrize("path", _written_playbooks(), ids=lambda p: p.name)
