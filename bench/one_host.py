@@ -65,7 +65,9 @@ def measure(pairs: int) -> str:
         ["mode", "pairs", "remediate wall s", "remediate CPU s", "hand wall s", "hand CPU s", "wall ratio",
          "CPU ratio"], rows,
         ["hand = ansible-playbook diagnose, fix, verify (dry-run: diagnose, fix --check) with the project's "
-         "ansible.cfg; remediate = diagnose, check run, confirm (--yes), apply, verify, all recorded",
+         "ansible.cfg; remediate = one ansible-playbook run holding the diagnose, the step (--yes: applied without "
+         "a check run, idempotent medium risk) and its verification (dry-run: the diagnose and the step's check "
+         "mode), all recorded per host",
          "medians over the pairs; the lab is restarted (vm1 broken again) before every side"])
 
 

@@ -69,6 +69,28 @@ class PlaybookRun:
     failed: dict[str, str] = field(default_factory=dict)  # host -> first failure message
     left_out: set[str] = field(default_factory=set)  # hosts a combined run's guard kept out of this part
     duration: float = 0.0
+    host_artifacts: dict[str, Path] = field(default_factory=dict)  # when lanes ran the part: host -> its lane's
+
+    def artifacts_of(self, host: str) -> Path:
+        return self.host_artifacts.get(host, self.artifacts)
+
+    @classmethod
+    def merged(cls, runs: list[PlaybookRun], hosts: list[list[str]]) -> PlaybookRun:
+        """One part run in several lanes (`hosts[i]`: the hosts of lane i) as one result, still per host."""
+        first = runs[0]
+        out = cls(playbook=first.playbook, status="successful", rc=max((r.rc or 0) for r in runs),
+                  artifacts=first.artifacts, duration=max(r.duration for r in runs))
+        for run, names in zip(runs, hosts, strict=True):
+            out.tasks += run.tasks
+            out.facts.update(run.facts)
+            out.results.update(run.results)
+            out.unreachable.update(run.unreachable)
+            out.failed.update(run.failed)
+            out.left_out |= run.left_out
+            out.host_artifacts.update((h, run.artifacts) for h in names)
+            if run.status != "successful":
+                out.status = "failed"  # a lane's timeout or error is in its hosts' `failed`
+        return out
 
     @property
     def changed(self) -> bool:
@@ -101,6 +123,16 @@ class _Cancel:
 
     def __call__(self) -> bool:
         return self.requested
+
+
+def _on_sigint(cancel: _Cancel) -> object:
+    """Ctrl-C cancels the run(s) instead of orphaning them; returns the previous handler (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigint(signum: int, frame: object) -> None:
+        cancel.requested = True
+    return signal.signal(signal.SIGINT, on_sigint)
 
 
 def _item_label(res: dict, event_data: dict) -> str | None:
@@ -220,6 +252,7 @@ def run_parts(
     on_task: EventSink | None = None,
     extra_env: dict[str, str] | None = None,
     forks: int | None = None,
+    cancel: _Cancel | None = None,
 ) -> list[PlaybookRun]:
     """Run playbooks with a private data dir, one after the other in one ansible-playbook process; return what
     happened in each. Never raises for a failed playbook. Several hosts may share the run (`forks` of them at a
@@ -239,7 +272,8 @@ def run_parts(
         wrapper = data_dir / "ladder.yml"
         wrapper.write_text(json.dumps(_wrapper(parts, limit), indent=1), encoding="utf-8")
         playbook = str(wrapper)
-    cancel = _Cancel()
+    own_cancel = cancel is None
+    cancel = cancel or _Cancel()
     first_failure: list[dict[str, str]] = [{} for _ in parts]  # per part: host -> its first failed task's message
     last_part: dict[str, int] = {}  # host -> the last part it had an event in
     runs_on: list[dict[str, bool]] = [{} for _ in parts]  # per guarded part: host -> whether its guard let it run
@@ -327,11 +361,7 @@ def run_parts(
             on_task(tr)
         return True  # ansible-runner drops the event unless the handler returns True
 
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def on_sigint(signum: int, frame: object) -> None:
-            cancel.requested = True
-        previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = _on_sigint(cancel) if own_cancel else None
     status, rc = "error", None
     try:
         runner = ansible_runner.run(
@@ -342,7 +372,9 @@ def run_parts(
             limit=",".join(limit),
             extravars=extravars or {},
             cmdline=("--check --diff" if check else "--diff") + (f" --forks {int(forks)}" if forks else ""),
-            envvars=_env(extra_env),
+            # several hosts go through each play at their own pace: a slow host does not hold the others at every
+            # task (our playbooks use no run_once, serial or cross-host ordering)
+            envvars=_env(extra_env) | ({"ANSIBLE_STRATEGY": "free"} if forks and forks > 1 else {}),
             event_handler=handle,
             cancel_callback=cancel,
             timeout=timeout,
@@ -357,7 +389,7 @@ def run_parts(
             signal.signal(signal.SIGINT, previous)
         results[current[0]].duration = time.monotonic() - started[current[0]]
         _scrub_command_artifact(artifacts / "run")
-    if cancel.requested:
+    if cancel.requested and own_cancel:
         raise KeyboardInterrupt
     if stats:  # a failure a block's rescue handled does not fail the host; the stats say which did
         for host, count in stats["failures"].items():
@@ -397,4 +429,42 @@ def run_parts(
         elif status == "timeout":
             for h in part.hosts:
                 result.failed.setdefault(h, f"timed out after {timeout}s")
+    return results
+
+
+@dataclass
+class Lane:
+    """The parts of a run for one group of hosts (e.g. one platform), run by its own ansible-playbook process."""
+
+    parts: list[Part]
+    data_dir: Path
+    forks: int | None = None
+
+
+def run_lanes(lanes: list[Lane], *, on_task: EventSink | None = None, **kwargs: object) -> list[list[PlaybookRun]]:
+    """Run lanes at the same time (independent host groups: Windows and Linux hosts, say), one ansible-playbook
+    process each; results per lane as run_parts gives them. Ctrl-C cancels every lane."""
+    if len(lanes) == 1:
+        return [run_parts(lanes[0].parts, data_dir=lanes[0].data_dir, forks=lanes[0].forks, on_task=on_task,
+                          **kwargs)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    cancel = _Cancel()
+    lock = threading.Lock()
+
+    def task(result: TaskResult) -> None:
+        with lock:
+            on_task(result)  # type: ignore[misc]
+
+    previous = _on_sigint(cancel)
+    try:
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="lane") as pool:
+            futures = [pool.submit(run_parts, lane.parts, data_dir=lane.data_dir, forks=lane.forks,
+                                   on_task=task if on_task else None, cancel=cancel, **kwargs) for lane in lanes]
+            results = [f.result() for f in futures]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+    if cancel.requested:
+        raise KeyboardInterrupt
     return results

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from .ansible_run import Part, PlaybookRun, TaskResult, prewarm, run_parts
+from .ansible_run import Lane, Part, PlaybookRun, TaskResult, prewarm, run_lanes
 from .catalog import Catalog, StepView
 from .errors import ExitStatus, HostLockedError
 from .inventory import Host, Inventory
@@ -182,17 +182,32 @@ class Engine:
         self.ui.phase(_hosts_label(names), "; then ".join(labels))
         started = now()
         self._runs += 1
-        forks = min(len(names), self.forks)
-        batches = -(-len(names) // forks)
-        runs = run_parts(
-            [Part(p.playbook, [h.name for h in p.hosts], p.unhealthy_only, p.after) for p in parts],
-            inventory=self.request.inventory.path,
-            data_dir=self.state / "runs" / rid / (f"{self._runs:02d}-{_hosts_label(names, sep='+')}-"
-                                                  + "+".join(dict.fromkeys(p.phase for p in parts))),
-            check=check, extravars=parts[0].extravars, timeout=sum(p.timeout for p in parts) * batches,
-            on_task=self.ui.task, forks=forks if len(names) > 1 else None,
-        )
-        self._artifacts.append(str(runs[0].artifacts))
+        base = self.state / "runs" / rid / (f"{self._runs:02d}-{_hosts_label(names, sep='+')}-"
+                                            + "+".join(dict.fromkeys(p.phase for p in parts)))
+        # one lane (ansible-playbook process) per platform, side by side: a play over every host of the run
+        # would cost each task a worker per host of the other platform, only to skip it
+        platforms = list(dict.fromkeys(h.platform for p in parts for h in p.hosts))
+        lanes, members, batches = [], [], 1
+        for platform in platforms:
+            keep = [[h.name for h in p.hosts if h.platform == platform] for p in parts]  # per part
+            index = {n: i for i, n in enumerate(n for n, hosts in enumerate(keep) if hosts)}
+            lane_hosts = list(dict.fromkeys(h for hosts in keep for h in hosts))
+            forks = min(len(lane_hosts), self.forks)
+            batches = max(batches, -(-len(lane_hosts) // forks))
+            lanes.append(Lane([Part(p.playbook, hosts, p.unhealthy_only, None if p.after is None else index[p.after])
+                               for p, hosts in zip(parts, keep, strict=True) if hosts],
+                              base / platform if len(platforms) > 1 else base, forks if len(lane_hosts) > 1 else None))
+            members.append(keep)
+        results = run_lanes(lanes, inventory=self.request.inventory.path, check=check,
+                            extravars=parts[0].extravars, timeout=sum(p.timeout for p in parts) * batches,
+                            on_task=self.ui.task)
+        runs = []
+        for n in range(len(parts)):  # each part's result from the lanes it ran in
+            got = [(lane_runs[sum(1 for k in range(n) if keep[k])], keep[n])
+                   for lane_runs, keep in zip(results, members, strict=True) if keep[n]]
+            runs.append(got[0][0] if len(got) == 1 else PlaybookRun.merged([r for r, _ in got],
+                                                                            [h for _, h in got]))
+        self._artifacts += [str(lane.data_dir / "artifacts" / "run") for lane in lanes]
         for part, run in zip(parts, runs, strict=True):
             for host in part.hosts:
                 if part.ahead is not None:
@@ -220,13 +235,13 @@ class Engine:
             "id": step.step.id if step else part.phase, "host": host, "phase": part.phase,
             "playbook": run.playbook, "risk": step.step.risk.value if step else "none",
             "check_mode": part.check_mode, "status": status, "changed": changed, "failed": failed,
-            "tasks": tasks, "artifacts": str(run.artifacts), "duration": round(run.duration, 3),
+            "tasks": tasks, "artifacts": str(run.artifacts_of(host)), "duration": round(run.duration, 3),
         }
         self._steps.append(record)
         self.store.record_step(
             rid, host=host, phase=part.phase, step_id=record["id"], playbook=run.playbook,
             risk=record["risk"], check_mode=part.check_mode, status=status, changed=changed, failed=failed,
-            tasks=tasks, artifacts=str(run.artifacts), started_at=started, duration=run.duration)
+            tasks=tasks, artifacts=str(run.artifacts_of(host)), started_at=started, duration=run.duration)
 
     def _vars(self, step: StepView | None) -> dict:
         v = dict(self.request.runbook.vars)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from orchestrator.ansible_run import Part, run_parts, run_playbook
+from orchestrator.ansible_run import Lane, Part, PlaybookRun, run_lanes, run_parts, run_playbook
 
 RESCUED = """
 - hosts: all
@@ -137,3 +137,26 @@ def test_when_every_host_of_a_part_fails_the_later_parts_say_they_did_not_run(pr
     assert first.failed == {"box": "really broken"}
     assert second.broke("box") and second.why("box").startswith("not run: ansible-playbook ended")
     assert not (tmp_path / "box.touched").exists()
+
+
+def test_lanes_run_side_by_side_and_a_part_merges_back_per_host(project, tmp_path):
+    _hosts_inventory(project, ["w1", "w2", "l1"])
+    books = project["proj"] / "playbooks" / "linux"
+    (books / "touch.yml").write_text(TOUCH)
+    (books / "fails_on_w2.yml").write_text(FAILED.replace('{msg: "really broken"}', '{msg: "really broken"}\n'
+                                                          '      when: inventory_hostname == "w2"'))
+    out = tmp_path / "out"
+    out.mkdir()
+    seen = []
+    lanes = [Lane([Part(books / "fails_on_w2.yml", ["w1", "w2"]), Part(books / "touch.yml", ["w1", "w2"])],
+                  tmp_path / "windows", forks=2),
+             Lane([Part(books / "fails_on_w2.yml", ["l1"]), Part(books / "touch.yml", ["l1"])], tmp_path / "linux")]
+    (w_first, w_touch), (l_first, l_touch) = run_lanes(lanes, inventory=project["inv"], extravars={"out": str(out)},
+                                                       on_task=seen.append)
+    assert sorted(p.name for p in out.iterdir()) == ["l1.touched", "w1.touched"]
+    assert w_first.failed == {"w2": "really broken"} and l_first.failed == {}
+    touch = PlaybookRun.merged([w_touch, l_touch], [["w1", "w2"], ["l1"]])
+    assert touch.changed_on("w1") and touch.changed_on("l1") and not touch.broke("l1")
+    assert touch.artifacts_of("l1") == tmp_path / "linux" / "artifacts" / "run"
+    assert touch.artifacts_of("w1") == tmp_path / "windows" / "artifacts" / "run"
+    assert {t.host for t in seen} == {"w1", "w2", "l1"}  # every lane reported its tasks
