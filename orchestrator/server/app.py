@@ -101,8 +101,8 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
             log.warning("%d request(s) interrupted by the previous stop", len(recovered))
         try:
             ctx.inventory()  # read now, not by the first alert (on the event loop)
-        except RemediateError as exc:
-            log.warning("inventory: %s", exc.message)  # each alert reports it until it is fixed
+        except Exception as exc:  # noqa: BLE001 - each alert reports it until it is fixed; the server starts
+            log.warning("inventory: %s", getattr(exc, "message", exc))
         ctx.writer()
         if start_workers:
             pool.start()
