@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -171,15 +175,38 @@ def _pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]  # state follows the parenthesised command name
 
 
+def request_row(*, source: str, code: str | None, runbook: str | None, hosts: list[str], mode: str,
+                requester: str | None, status: str = "running", alert_id: str | None = None,
+                payload_kind: str | None = None, result: dict | None = None, rid: str | None = None,
+                params: dict | None = None) -> dict:
+    """The values of one new request (Store.create_request writes one, Store.insert_requests a batch)."""
+    at = now()
+    return {"id": rid or new_id(), "created_at": at, "source": source, "code": code, "runbook": runbook,
+            "hosts": hosts, "mode": mode, "status": status, "requester": requester, "alert_id": alert_id,
+            "payload_kind": payload_kind,
+            "result": json.loads(json.dumps(result)) if result is not None else None,
+            "params": json.loads(json.dumps(params)) if params is not None else None,
+            "worker": _worker_id() if status == "running" else None,
+            "finished_at": at if status not in ("running", "queued") else None,
+            "exit_code": None, "plan_id": None, "dedup_key": None}
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = create_engine(url, future=True)
+        # One writer at a time per process, waiting on a lock that wakes it at once (SQLite's busy handler sleeps
+        # up to 100 ms between tries, the tail of the intake's latency). Other processes still meet on SQLite's
+        # lock and busy_timeout. PostgreSQL locks rows, not the database: no lock there.
+        self._write_lock: threading.RLock | nullcontext = nullcontext()
         if url.startswith("sqlite"):
+            self._write_lock = threading.RLock()
+
             @event.listens_for(self.engine, "connect")
             def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk (WAL synced) before it returns
                 cur.execute("PRAGMA busy_timeout=10000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
@@ -189,13 +216,19 @@ class Store:
     def _add_missing_columns(self) -> None:
         """Stores written by an older version gain the new (nullable) columns; nothing is ever dropped."""
         inspector = inspect(self.engine)
-        with self.engine.begin() as c:
+        with self._begin() as c:
             for table in metadata.sorted_tables:
                 present = {col["name"] for col in inspector.get_columns(table.name)}
                 for column in table.columns:
                     if column.name not in present and column.nullable:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         c.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction (committed on exit, rolled back on an exception), one per process at a time."""
+        with self._write_lock, self.engine.begin() as c:
+            yield c
 
     @classmethod
     def open(cls, state: Path) -> Store:
@@ -210,16 +243,18 @@ class Store:
                        mode: str, requester: str | None, status: str = "running", alert_id: str | None = None,
                        payload_kind: str | None = None, result: dict | None = None, rid: str | None = None,
                        params: dict | None = None) -> str:
-        rid = rid or new_id()
-        with self.engine.begin() as c:
-            c.execute(insert(requests).values(
-                id=rid, created_at=now(), source=source, code=code, runbook=runbook, hosts=hosts, mode=mode,
-                status=status, requester=requester, alert_id=alert_id, payload_kind=payload_kind,
-                result=json.loads(json.dumps(result)) if result is not None else None,
-                params=json.loads(json.dumps(params)) if params is not None else None,
-                worker=_worker_id() if status == "running" else None,
-                finished_at=now() if status not in ("running", "queued") else None))
-        return rid
+        row = request_row(source=source, code=code, runbook=runbook, hosts=hosts, mode=mode, requester=requester,
+                          status=status, alert_id=alert_id, payload_kind=payload_kind, result=result, rid=rid,
+                          params=params)
+        self.insert_requests([row])
+        return row["id"]
+
+    def insert_requests(self, rows: list[dict]) -> None:
+        """Insert request rows (built by `request_row`) in one transaction: all of them or none (the group-commit
+        writer's batch, see group_commit.py)."""
+        if rows:
+            with self._begin() as c:
+                c.execute(insert(requests), rows)
 
     def claim_queued(self, limit: int = 1) -> list[dict]:
         """Take up to `limit` queued requests, oldest first, each claimed atomically (queued -> running) so no
@@ -229,7 +264,7 @@ class Store:
             ids = [r.id for r in c.execute(select(requests.c.id).where(requests.c.status == "queued")
                                            .order_by(requests.c.created_at).limit(limit * 4))]
         for rid in ids:
-            with self.engine.begin() as c:
+            with self._begin() as c:
                 got = c.execute(update(requests).where(requests.c.id == rid).where(requests.c.status == "queued")
                                 .values(status="running", worker=_worker_id())).rowcount
             if got == 1:
@@ -241,7 +276,7 @@ class Store:
         return claimed
 
     def start_request(self, rid: str, *, runbook: str | None, hosts: list[str]) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(update(requests).where(requests.c.id == rid).values(
                 status="running", runbook=runbook, hosts=hosts, worker=_worker_id()))
 
@@ -255,7 +290,7 @@ class Store:
             owner_node, _, pid = worker.rpartition(":")
             if owner_node != node or not pid.isdigit() or _pid_alive(int(pid)):
                 continue
-            with self.engine.begin() as c:
+            with self._begin() as c:
                 done = c.execute(update(requests).where(requests.c.id == row["id"])
                                  .where(requests.c.status == "running")
                                  .values(status="interrupted", finished_at=now(),
@@ -284,7 +319,7 @@ class Store:
         q = update(requests).where(requests.c.id == rid)
         if only_if is not None:
             q = q.where(requests.c.status == only_if)
-        with self.engine.begin() as c:
+        with self._begin() as c:
             return c.execute(q.values(status=status)).rowcount == 1
 
     def requests_with_status(self, status: str, limit: int = 1000) -> list[dict]:
@@ -295,7 +330,7 @@ class Store:
 
     # policy records -------------------------------------------------------------------------------------
     def record_decision(self, rid: str, *, rule: str, outcome: str, reason: str, host: str | None = None) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(insert(decisions).values(request_id=rid, created_at=now(), host=host, rule=rule,
                                                outcome=outcome, reason=reason[:1000]))
 
@@ -306,11 +341,11 @@ class Store:
 
         for _ in range(5):
             try:
-                with self.engine.begin() as c:
+                with self._begin() as c:
                     c.execute(insert(dedup_keys).values(key=key, request_id=rid, claimed_at=now()))
                 return None
             except IntegrityError:
-                with self.engine.begin() as c:
+                with self._begin() as c:
                     row = c.execute(select(dedup_keys).where(dedup_keys.c.key == key)).first()
                     if row is None:
                         continue
@@ -323,7 +358,7 @@ class Store:
 
     def release_dedup(self, rid: str) -> int:
         """Give back the dedup keys `rid` claimed (a request queued again must not be a duplicate of itself)."""
-        with self.engine.begin() as c:
+        with self._begin() as c:
             return c.execute(dedup_keys.delete().where(dedup_keys.c.request_id == rid)).rowcount
 
     def last_change(self, host: str) -> tuple[datetime, str] | None:
@@ -347,7 +382,7 @@ class Store:
 
     def finish_request(self, rid: str, *, status: str, exit_code: int, result: dict,
                        plan_id: str | None = None) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(update(requests).where(requests.c.id == rid).values(
                 status=status, exit_code=exit_code, finished_at=now(), result=json.loads(json.dumps(result)),
                 plan_id=plan_id))
@@ -355,7 +390,7 @@ class Store:
     def record_step(self, rid: str, *, host: str, phase: str, step_id: str | None, playbook: str | None,
                     risk: str | None, check_mode: bool, status: str, changed: bool, failed: bool,
                     tasks: list[dict], artifacts: str | None, started_at: datetime, duration: float) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(insert(step_results).values(
                 request_id=rid, host=host, phase=phase, step_id=step_id, playbook=playbook, risk=risk,
                 check_mode=check_mode, status=status, changed=changed, failed=failed,
@@ -393,7 +428,7 @@ class Store:
                   plan: dict, expires_at: datetime, requester: str | None = None, inventory: str | None = None,
                   max_risk: str | None = None) -> str:
         pid = new_id()
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(insert(plans).values(
                 id=pid, request_id=request_id, created_at=now(), expires_at=expires_at, runbook=runbook,
                 code=code, hosts=hosts, plan_hash=plan_hash, plan=json.loads(json.dumps(plan)),
@@ -420,7 +455,7 @@ class Store:
                                      "decision_reason": (reason or "")[:1000] or None}
         if status == "applied":
             values |= {"approved_by": by, "approved_at": now(), "applied_request_id": applied_request_id}
-        with self.engine.begin() as c:
+        with self._begin() as c:
             res = c.execute(update(plans).where(plans.c.id == plan_id).where(plans.c.status == only_if)
                             .values(**values))
             return res.rowcount == 1
@@ -429,7 +464,7 @@ class Store:
         values: dict[str, object] = {"status": status}
         if approved_by:
             values |= {"approved_by": approved_by, "approved_at": now()}
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(update(plans).where(plans.c.id == plan_id).values(**values))
 
     # host locks ---------------------------------------------------------------------------------------
@@ -448,12 +483,12 @@ class Store:
     def _acquire_one(self, host: str, request_id: str, node: str) -> None:
         for _ in range(2):
             try:
-                with self.engine.begin() as c:
+                with self._begin() as c:
                     c.execute(insert(host_locks).values(host=host, request_id=request_id, acquired_at=now(),
                                                         owner_node=node, owner_pid=os.getpid()))
                 return
             except IntegrityError:
-                with self.engine.begin() as c:
+                with self._begin() as c:
                     row = c.execute(select(host_locks).where(host_locks.c.host == host)).first()
                     if row is None:
                         continue
@@ -468,7 +503,7 @@ class Store:
         raise HostLockedError(f"host {host} could not be locked; skipped", host=host)
 
     def release_locks(self, hosts: list[str], request_id: str) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             for host in hosts:
                 c.execute(host_locks.delete().where(host_locks.c.host == host)
                           .where(host_locks.c.request_id == request_id))

@@ -11,8 +11,19 @@ from .config import ServerConfig
 __all__ = ["ServerConfig", "create_app", "run"]
 
 
+GIL_SWITCH_SECONDS = 0.0005
+
+
 def run(config: ServerConfig, host: str, port: int) -> None:
+    import sys
+
     import uvicorn
 
+    # The event loop and the group-commit writer hand the GIL to each other at every system call; with Python's
+    # default 5 ms switch interval a commit waits up to 5 ms per call for the loop to let go (measured in bench 3:
+    # commit p50 4.5 ms -> 2.2 ms). Each holder's Python bursts are short, so a shorter interval costs little.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+
+    # loop and http "auto": uvloop and httptools (pinned dependencies), else asyncio and h11
     uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False,
                 server_header=False, date_header=True)

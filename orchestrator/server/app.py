@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
@@ -21,6 +22,7 @@ from .. import approvals
 from ..approvals import PlanNotFound, PlanNotPending, plan_summary
 from ..catalog import load_catalog
 from ..errors import ApprovalRefused, PolicySkip, RemediateError
+from ..group_commit import StoreWriteFailed
 from ..store import Store
 from ..version import version
 from . import service
@@ -73,7 +75,10 @@ async def identity(request: Request) -> str:
         if who:
             return who
     try:
-        return authenticate(ctx.config, ctx.store, headers, body)
+        if "x-remediate-signature" not in headers:  # a bearer token: constant-time compares, no I/O
+            return authenticate(ctx.config, ctx.store, headers, body)
+        # a signature is claimed in the store (replays): a write, off the event loop
+        return await run_in_threadpool(authenticate, ctx.config, ctx.store, headers, body)
     except AuthFailed as exc:
         ctx.metrics.auth_failures.inc()
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
@@ -87,15 +92,22 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
     ctx = service.ServerContext(config=config, store=store, catalog=load_catalog(),
                                 metrics=Metrics(store.count_by_status))
     pool = WorkerPool(ctx, config.workers)
+    ctx.wake = pool.wake
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         recovered = recover(ctx)
         if recovered:
             log.warning("%d request(s) interrupted by the previous stop", len(recovered))
+        try:
+            ctx.inventory()  # read now, not by the first alert (on the event loop)
+        except Exception as exc:  # noqa: BLE001 - each alert reports it until it is fixed; the server starts
+            log.warning("inventory: %s", getattr(exc, "message", exc))
+        ctx.writer()
         if start_workers:
             pool.start()
         yield
+        ctx.close()  # alerts already submitted are committed (their senders get their 202)
         pool.stop()
 
     app = FastAPI(title="azure-backup-remediate", version=version(), lifespan=lifespan,
@@ -113,9 +125,11 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
         return JSONResponse({"error": exc.message}, status_code=status)
 
     @app.exception_handler(OperationalError)
-    async def _store_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(StoreWriteFailed)
+    async def _store_unavailable(request: Request, exc: OperationalError | StoreWriteFailed) -> JSONResponse:
         """The store cannot be read or written (locked, disk full, database down): 503 with Retry-After, so the
-        sender retries (Alertmanager retries any 5xx; Azure Monitor action groups retry 503, not 500)."""
+        sender retries (Alertmanager retries any 5xx; Azure Monitor action groups retry 503, not 500). A batch of
+        the group-commit writer that failed fails its alerts this way (none of them was stored)."""
         log.error("store unavailable: %s", str(exc.orig)[:300])
         return JSONResponse({"error": "the store is unavailable; retry later"},
                             status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER)})
@@ -133,11 +147,14 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
     @app.post("/alerts", status_code=202, response_model=Queued,
               responses={400: {"description": "invalid payload"}, 401: {"description": "unauthenticated"},
                          413: {"description": "payload too large"}, 422: {"description": "nothing can run"}})
-    def post_alert(request: Request, caller: Caller, dry_run: bool = False) -> Any:
+    async def post_alert(request: Request, caller: Caller, dry_run: bool = False) -> Any:
         """An alert payload (Azure Monitor common schema, Log Analytics, Alertmanager, plain); the kind is
-        detected. Every request it holds is stored before this returns."""
+        detected. Every request it holds is stored before this returns (committed with the alerts arriving at
+        the same time: one commit for many; parsing is CPU on the event loop, the write is not)."""
         try:
-            return service.submit_alert(ctx, request.state.body, caller, dry_run=dry_run)
+            # a Response: FastAPI does not validate it again against Queued (the model documents it)
+            return JSONResponse(await service.submit_alert(ctx, request.state.body, caller, dry_run=dry_run),
+                                status_code=202)
         except service.Rejected as exc:
             return JSONResponse({"error": exc.reason, "request_id": exc.request_id}, status_code=exc.status)
 

@@ -50,8 +50,12 @@ def _log_to(path: str) -> None:
     os.close(fd)
 
 
+RUN_NICENESS = 10  # below the server: on a busy machine the intake answers first (see worker.py)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    os.nice(RUN_NICENESS)  # the warm-up and the run, with its ansible-playbook processes (they inherit it)
     ahead = Path(sys.argv[2]) if len(sys.argv) == 3 and sys.argv[1] == "--inventory" else None
     catalog, read = warm_up(ahead)
     text = sys.stdin.read()

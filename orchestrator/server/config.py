@@ -43,7 +43,7 @@ class ServerConfig:
     max_body: int = MAX_BODY_BYTES
     replay_window: int = REPLAY_WINDOW_SECONDS
     on_interrupted: str = "report"  # report | retry (re-queue requests a dead worker left running)
-    poll_interval: float = 0.2
+    poll_interval: float = 1.0  # seconds: the workers' look for requests queued by other processes (ours wake them)
 
 
 def token_digest(token: str) -> str:

@@ -207,6 +207,7 @@ class WorkerPool:
         self.ctx = ctx
         self.size = max(1, size)
         self.stopping = threading.Event()
+        self.queued = threading.Event()  # set when a request is queued: an idle worker claims it at once
         self.threads: list[threading.Thread] = []
         self.busy = 0
         self._lock = threading.Lock()
@@ -217,8 +218,13 @@ class WorkerPool:
             thread.start()
             self.threads.append(thread)
 
+    def wake(self) -> None:
+        """A request was queued in this process (the slow poll finds those queued by other processes)."""
+        self.queued.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping.set()
+        self.queued.set()
         for thread in self.threads:
             thread.join(timeout)
 
@@ -233,13 +239,14 @@ class WorkerPool:
                 spare = slot[0]
                 if spare is None or spare.used or spare.proc.poll() is not None:
                     refill()
+                self.queued.clear()  # before the claim: a request queued after it sets it again
                 try:
                     rows = self.ctx.store.claim_queued(1)
                 except Exception:  # noqa: BLE001 - the store may be briefly busy; try again
                     log.exception("claiming queued requests failed")
                     rows = []
                 if not rows:
-                    self.stopping.wait(self.ctx.config.poll_interval)
+                    self.queued.wait(self.ctx.config.poll_interval)
                     continue
                 self._run(rows[0], slot[0])
         finally:

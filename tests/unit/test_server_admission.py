@@ -118,12 +118,29 @@ def _dead_pid() -> int:
 
 
 def test_store_unavailable_is_503_with_retry_after(server, monkeypatch):
-    def locked(**_kwargs):
+    def locked(_rows):
         raise OperationalError("INSERT INTO requests", {}, sqlite3.OperationalError("database is locked"))
 
-    monkeypatch.setattr(server.app.state.ctx.store, "create_request", locked)
+    monkeypatch.setattr(server.app.state.ctx.store, "insert_requests", locked)  # the intake's batch write
     res = server.post("/alerts", content=ALERT, headers=AM)
     assert res.status_code == 503, res.text
     assert res.headers["retry-after"] == "10"
     assert res.json() == {"error": "the store is unavailable; retry later"}
     assert "database is locked" not in res.text
+
+
+def test_a_queued_alert_wakes_an_idle_worker_at_once(project):
+    """The intake's commit wakes the workers (worker.py WorkerPool.wake); their poll is only the fallback for
+    requests queued by other processes, here longer than the test."""
+    config = ServerConfig(state=project["home"], inventory=project["inv"], policy=Policy(),
+                          tokens={token_digest(TOKEN): "alertmanager"}, workers=1, poll_interval=600)
+    with TestClient(create_app(config)) as client:
+        store = Store.open(project["home"])
+        time.sleep(0.5)  # the worker found nothing and waits
+        rid = client.post("/alerts?dry_run=true", content=ALERT, headers=AM).json()["requests"][0]["request_id"]
+        deadline = time.monotonic() + 10
+        while store.get_request(rid)["status"] == "queued":
+            assert time.monotonic() < deadline, "the worker was not woken by the queued alert"
+            time.sleep(0.05)
+        [row] = settled(store, [rid])
+        assert row["status"] == "planned"
