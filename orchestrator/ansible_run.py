@@ -208,7 +208,6 @@ def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
     """The plays of a combined run: a marker play before each part (its start event tells which part the next
     events belong to; when the part is guarded, it decides per host whether the part runs there, as a fact the
     part's `when` reads), then the part's playbook imported."""
-    needed = {p.after for p in parts if p.after is not None}
     plays: list[dict] = []
     for n, part in enumerate(parts):
         guards = []
@@ -224,13 +223,14 @@ def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
         marker: dict[str, object] = {"name": f"{_MARK}{n}: {part.playbook.name}", "hosts": "all",
                                      "gather_facts": False, "tasks": []}
         entry: dict[str, object] = {"ansible.builtin.import_playbook": str(part.playbook)}
-        if guards or n in needed:
-            marker["tasks"] = [{
-                "name": f"{_MARK}{n}", "vars": {"remediate_part_hosts": part.hosts},
-                "ansible.builtin.set_fact": {f"remediate_part_{n}": "{{ " + (" and ".join(guards) or "true") + " }}"},
-            }]
-            if guards:
-                entry["when"] = f"remediate_part_{n}"
+        # every host still in the run answers the marker (its guard, or true): the hosts that do not were dropped
+        # by the part before (a failure no rescue handled), which is then complete
+        marker["tasks"] = [{
+            "name": f"{_MARK}{n}", "vars": {"remediate_part_hosts": part.hosts},
+            "ansible.builtin.set_fact": {f"remediate_part_{n}": "{{ " + (" and ".join(guards) or "true") + " }}"},
+        }]
+        if guards:
+            entry["when"] = f"remediate_part_{n}"
         plays += [marker, entry]
     return plays
 
@@ -253,11 +253,14 @@ def run_parts(
     extra_env: dict[str, str] | None = None,
     forks: int | None = None,
     cancel: _Cancel | None = None,
+    on_part_done: Callable[[int, PlaybookRun], None] | None = None,
 ) -> list[PlaybookRun]:
     """Run playbooks with a private data dir, one after the other in one ansible-playbook process; return what
     happened in each. Never raises for a failed playbook. Several hosts may share the run (`forks` of them at a
     time); every result is per host. A host that fails or is unreachable in one part is not in the later ones
-    (Ansible drops it from the rest of the run)."""
+    (Ansible drops it from the rest of the run). `on_part_done(index, result)` is called as soon as a part is
+    complete, while the run goes on (the last part's result, and any part's when the run ends early, come with
+    the return value only)."""
     import ansible_runner
 
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -283,6 +286,22 @@ def run_parts(
     started = [time.monotonic()] + [0.0] * (len(parts) - 1)
     reached = [True] + [False] * (len(parts) - 1)
 
+    done_early: set[int] = set()
+
+    def part_done(n: int) -> None:
+        """Part n is complete (its next marker has been answered by the hosts still in the run)."""
+        if on_part_done is None or n in done_early:
+            return
+        result, alive = results[n], set(runs_on[n + 1])
+        for host, message in first_failure[n].items():
+            if host not in alive and host not in result.unreachable:
+                result.failed.setdefault(host, message)
+        result.status = "failed" if result.failed or result.unreachable else "successful"
+        result.artifacts = artifacts / "run"
+        result.left_out = {h for h, ran in runs_on[n].items() if not ran}
+        done_early.add(n)
+        on_part_done(n, result)
+
     def handle(event: dict) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
@@ -293,6 +312,8 @@ def run_parts(
             return True
         if kind == "playbook_on_play_start":
             name = str(data.get("name") or data.get("play") or "")
+            if in_marker[0] and not name.startswith(_MARK) and current[0] > 0:
+                part_done(current[0] - 1)
             in_marker[0] = name.startswith(_MARK)
             if in_marker[0]:
                 n = int(name[len(_MARK):].split(":", 1)[0])
@@ -441,12 +462,18 @@ class Lane:
     forks: int | None = None
 
 
-def run_lanes(lanes: list[Lane], *, on_task: EventSink | None = None, **kwargs: object) -> list[list[PlaybookRun]]:
+def run_lanes(lanes: list[Lane], *, on_task: EventSink | None = None,
+              on_part_done: Callable[[int, int, PlaybookRun], None] | None = None,
+              **kwargs: object) -> list[list[PlaybookRun]]:
     """Run lanes at the same time (independent host groups: Windows and Linux hosts, say), one ansible-playbook
-    process each; results per lane as run_parts gives them. Ctrl-C cancels every lane."""
+    process each; results per lane as run_parts gives them (`on_part_done(lane, part, result)` as soon as a
+    part of a lane is complete; it may be called from the lanes' threads). Ctrl-C cancels every lane."""
+    def done_in(lane: int) -> Callable[[int, PlaybookRun], None] | None:
+        return None if on_part_done is None else (lambda n, result: on_part_done(lane, n, result))
+
     if len(lanes) == 1:
         return [run_parts(lanes[0].parts, data_dir=lanes[0].data_dir, forks=lanes[0].forks, on_task=on_task,
-                          **kwargs)]
+                          on_part_done=done_in(0), **kwargs)]
     from concurrent.futures import ThreadPoolExecutor
 
     cancel = _Cancel()
@@ -460,7 +487,8 @@ def run_lanes(lanes: list[Lane], *, on_task: EventSink | None = None, **kwargs: 
     try:
         with ThreadPoolExecutor(len(lanes), thread_name_prefix="lane") as pool:
             futures = [pool.submit(run_parts, lane.parts, data_dir=lane.data_dir, forks=lane.forks,
-                                   on_task=task if on_task else None, cancel=cancel, **kwargs) for lane in lanes]
+                                   on_task=task if on_task else None, on_part_done=done_in(i), cancel=cancel,
+                                   **kwargs) for i, lane in enumerate(lanes)]
             results = [f.result() for f in futures]
     finally:
         if previous is not None:

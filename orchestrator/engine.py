@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,8 @@ class Engine:
         ahead is recorded when the host's ladder reaches it). The run is in check mode when every part is; a part
         in check mode inside a real run must be a diagnose playbook (its plays say `check_mode: true`). Parts
         whose extra vars differ run one after the other instead."""
+        if not parts:
+            return []
         if len(parts) > 1 and any(p.extravars != parts[0].extravars for p in parts):
             assert all(p.after is None for p in parts), "a part that follows another must share its run"
             return [run for part in parts for run in self._run(rid, [part])]
@@ -198,9 +201,22 @@ class Engine:
                                for p, hosts in zip(parts, keep, strict=True) if hosts],
                               base / platform if len(platforms) > 1 else base, forks if len(lane_hosts) > 1 else None))
             members.append(keep)
+        recorded: set[tuple[int, str]] = set()
+        lock = threading.Lock()
+
+        def part_done(lane: int, n: int, run: PlaybookRun) -> None:  # recorded while the run goes on
+            keep = members[lane]
+            index = [k for k, hosts in enumerate(keep) if hosts][n]
+            if parts[index].ahead is not None:
+                return  # read ahead: recorded when the host's ladder gets there
+            with lock:
+                for host in keep[index]:
+                    self._record(rid, parts[index], host, run, started)
+                    recorded.add((index, host))
+
         results = run_lanes(lanes, inventory=self.request.inventory.path, check=check,
                             extravars=parts[0].extravars, timeout=sum(p.timeout for p in parts) * batches,
-                            on_task=self.ui.task)
+                            on_task=self.ui.task, on_part_done=part_done)
         runs = []
         for n in range(len(parts)):  # each part's result from the lanes it ran in
             got = [(lane_runs[sum(1 for k in range(n) if keep[k])], keep[n])
@@ -208,11 +224,11 @@ class Engine:
             runs.append(got[0][0] if len(got) == 1 else PlaybookRun.merged([r for r, _ in got],
                                                                             [h for _, h in got]))
         self._artifacts += [str(lane.data_dir / "artifacts" / "run") for lane in lanes]
-        for part, run in zip(parts, runs, strict=True):
+        for n, (part, run) in enumerate(zip(parts, runs, strict=True)):
             for host in part.hosts:
                 if part.ahead is not None:
                     self._read_ahead[(host.name, part.ahead, part.phase)] = (run, started, part)
-                else:
+                elif (n, host.name) not in recorded:
                     self._record(rid, part, host.name, run, started)
         return runs
 

@@ -120,9 +120,16 @@ def test_a_host_that_fails_in_a_part_is_in_none_of_the_later_parts(project, tmp_
     (books / "touch.yml").write_text(TOUCH)
     out = tmp_path / "out"
     out.mkdir()
+    early = []
+
+    def done(n, result):  # part 0 is complete (and reported) before part 1 touches anything
+        early.append((n, dict(result.failed), result.status, sorted(p.name for p in out.iterdir())))
+
     first, second = run_parts([Part(books / "fails_on_box.yml", ["box", "other"]),
                                Part(books / "touch.yml", ["box", "other"])],
-                              inventory=project["inv"], data_dir=tmp_path / "r", extravars={"out": str(out)})
+                              inventory=project["inv"], data_dir=tmp_path / "r", extravars={"out": str(out)},
+                              on_part_done=done)
+    assert early == [(0, {"box": "really broken"}, "failed", [])]  # the last part comes with the return value
     assert first.failed == {"box": "really broken"} and first.status == "failed"
     assert second.failed == {} and second.status == "successful" and not second.broke("other")
     assert [p.name for p in out.iterdir()] == ["other.touched"]

@@ -132,5 +132,5 @@ def test_write_awaits_the_commit_in_an_event_loop_and_wakes_on_commit(store):
 
     results = asyncio.run(post_many())
     assert stored_ids(store) == {ids[0] for ids in results}
+    writer.close()  # the wake-up follows each batch's replies in the writer thread: wait for the thread
     assert sum(woken) == 20 and len(woken) == writer.batches
-    writer.close()
