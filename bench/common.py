@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,50 +141,43 @@ def lab(scenario: Path) -> Iterator[Lab]:
         the_lab.remove()
 
 
-def tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants now (KiB, from /proc)."""
+def _proc_tree(pid: int, read: Callable[[Path, list[str]], float]) -> float:
+    """Sum of `read(/proc/<p>, stat fields after the command)` over a process and all its descendants now."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    value: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            status = (entry / "status").read_text()
+            value[int(entry.name)] = read(entry, fields)
         except OSError:
             continue
         children.setdefault(int(fields[1]), []).append(int(entry.name))
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[int(entry.name)] = int(line.split()[1])
-    total, todo = 0, [pid]
+    total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        total += value.get(p, 0.0)
         todo += children.get(p, [])
     return total
+
+
+def _rss_kib(entry: Path, fields: list[str]) -> float:
+    for line in (entry / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants now (KiB, from /proc)."""
+    return int(_proc_tree(pid, _rss_kib))
 
 
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) of a process, its living descendants and the children they waited for."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-        cpu[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += cpu.get(p, 0.0)
-        todo += children.get(p, [])
-    return total
+    return _proc_tree(pid, lambda entry, fields: sum(int(f) for f in fields[11:15]) / tick)
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]], notes: Sequence[str] = ()) -> str:
