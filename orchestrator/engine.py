@@ -190,39 +190,39 @@ class Engine:
         # one lane (ansible-playbook process) per platform, side by side: a play over every host of the run
         # would cost each task a worker per host of the other platform, only to skip it
         platforms = list(dict.fromkeys(h.platform for p in parts for h in p.hosts))
-        lanes, members, batches = [], [], 1
+        lanes: list[Lane] = []
+        origin: list[list[int]] = []  # per lane: the index in `parts` of each of its parts
+        batches = 1
         for platform in platforms:
             keep = [[h.name for h in p.hosts if h.platform == platform] for p in parts]  # per part
-            index = {n: i for i, n in enumerate(n for n, hosts in enumerate(keep) if hosts)}
-            lane_hosts = list(dict.fromkeys(h for hosts in keep for h in hosts))
+            mine = [n for n, hosts in enumerate(keep) if hosts]
+            lane_hosts = list(dict.fromkeys(h for n in mine for h in keep[n]))
             forks = min(len(lane_hosts), self.forks)
             batches = max(batches, -(-len(lane_hosts) // forks))
-            lanes.append(Lane([Part(p.playbook, hosts, p.unhealthy_only, None if p.after is None else index[p.after])
-                               for p, hosts in zip(parts, keep, strict=True) if hosts],
+            lanes.append(Lane([Part(parts[n].playbook, keep[n], parts[n].unhealthy_only,
+                                    None if parts[n].after is None else mine.index(parts[n].after)) for n in mine],
                               base / platform if len(platforms) > 1 else base, forks if len(lane_hosts) > 1 else None))
-            members.append(keep)
+            origin.append(mine)
         recorded: set[tuple[int, str]] = set()
         lock = threading.Lock()
 
-        def part_done(lane: int, n: int, run: PlaybookRun) -> None:  # recorded while the run goes on
-            keep = members[lane]
-            index = [k for k, hosts in enumerate(keep) if hosts][n]
-            if parts[index].ahead is not None:
+        def part_done(lane: int, k: int, run: PlaybookRun) -> None:  # recorded while the run goes on
+            n = origin[lane][k]
+            if parts[n].ahead is not None:
                 return  # read ahead: recorded when the host's ladder gets there
             with lock:
-                for host in keep[index]:
-                    self._record(rid, parts[index], host, run, started)
-                    recorded.add((index, host))
+                for host in lanes[lane].parts[k].hosts:
+                    self._record(rid, parts[n], host, run, started)
+                    recorded.add((n, host))
 
         results = run_lanes(lanes, inventory=self.request.inventory.path, check=check,
                             extravars=parts[0].extravars, timeout=sum(p.timeout for p in parts) * batches,
                             on_task=self.ui.task, on_part_done=part_done)
-        runs = []
-        for n in range(len(parts)):  # each part's result from the lanes it ran in
-            got = [(lane_runs[sum(1 for k in range(n) if keep[k])], keep[n])
-                   for lane_runs, keep in zip(results, members, strict=True) if keep[n]]
-            runs.append(got[0][0] if len(got) == 1 else PlaybookRun.merged([r for r, _ in got],
-                                                                            [h for _, h in got]))
+        got: list[list[tuple[PlaybookRun, list[str]]]] = [[] for _ in parts]  # per part: (run, hosts) per lane
+        for lane, lane_runs, mine in zip(lanes, results, origin, strict=True):
+            for k, n in enumerate(mine):
+                got[n].append((lane_runs[k], lane.parts[k].hosts))
+        runs = [g[0][0] if len(g) == 1 else PlaybookRun.merged([r for r, _ in g], [h for _, h in g]) for g in got]
         self._artifacts += [str(lane.data_dir / "artifacts" / "run") for lane in lanes]
         for n, (part, run) in enumerate(zip(parts, runs, strict=True)):
             for host in part.hosts:
@@ -311,7 +311,7 @@ class Engine:
                 if idx < req.start_step or not req.runbook.runs_on(view.step, host.platform):
                     continue
                 if view.automated and self._vars(view) == self._vars(None):  # a run has one set of extra vars
-                    gate = self._gate_kind(host, idx, view, moment)
+                    gate = self._gate_of(host, idx, view, moment)[0]
                     if gate != "skip":
                         (applies if self._direct(gate, view) else checks).setdefault(idx, []).append(host)
                         self._gate_moments[(host.name, idx)] = moment
@@ -420,25 +420,21 @@ class Engine:
                 "would_change": [t for t in tasks if t.get("changed")],
                 "signature": run_signature(tasks), "idempotent": step.idempotent}
 
-    def _gate_kind(self, host: Host, idx: int, view: StepView, moment: datetime) -> str:
-        """What `_gate` will say at `moment` (without recording it): plan (dry-run) | approved | auto | confirm |
-        skip."""
+    def _gate_of(self, host: Host, idx: int, view: StepView, moment: datetime | None = None) -> tuple[str, str]:
+        """plan (dry-run) | approved | auto | confirm | skip for this step at `moment` (default now), with the
+        reason; nothing recorded."""
         if self.request.dry_run:
-            return "plan"
-        if self._approved_entry(host.name, idx) is not None:
-            return "approved"
-        return self.request.policy.step_gate(view.step.risk, view.step.approval_rule, moment)[0]
-
-    def _gate(self, rid: str, host: Host, idx: int, view: StepView) -> tuple[str, str]:
-        """auto | confirm | skip | approved for this step now (or when a run read the step ahead), with the
-        reason (recorded)."""
-        step = view.step
+            return "plan", "dry-run"
         if self._approved_entry(host.name, idx) is not None:
             return "approved", f"plan {self.request.approved_plan['id']} approved by {self.request.approver}"
-        moment = self._gate_moments.pop((host.name, idx), None)
-        gate, reason = self.request.policy.step_gate(step.risk, step.approval_rule, moment)
-        self._decide(rid, "risk", {"auto": "run", "confirm": "wait", "skip": "skip"}[gate],
-                     f"step {idx} ({step.id}): {reason}", host.name)
+        return self.request.policy.step_gate(view.step.risk, view.step.approval_rule, moment)
+
+    def _gate(self, rid: str, host: Host, idx: int, view: StepView) -> tuple[str, str]:
+        """The step's gate now (or when a run read the step ahead), its policy decision recorded."""
+        gate, reason = self._gate_of(host, idx, view, self._gate_moments.pop((host.name, idx), None))
+        if gate in ("auto", "confirm", "skip"):
+            self._decide(rid, "risk", {"auto": "run", "confirm": "wait", "skip": "skip"}[gate],
+                         f"step {idx} ({view.step.id}): {reason}", host.name)
         return gate, reason
 
     def _remediate(self, rid: str, hosts: list[Host]) -> list[HostOutcome]:
@@ -485,7 +481,7 @@ class Engine:
     def _step(self, rid: str, idx: int, view: StepView, views: list[StepView], here: list[_Ladder]
               ) -> list[HostOutcome]:
         """Step `idx` for the hosts that reached it; returns the outcomes that are final after it."""
-        req, step = self.request, view.step
+        step = view.step
         finished: list[HostOutcome] = []
         if not view.automated:
             for lad in here:
@@ -498,7 +494,7 @@ class Engine:
         assert view.playbook_path is not None
         gates: dict[str, tuple[str, str]] = {}
         for lad in here:
-            gate, reason = ("plan", "dry-run") if req.dry_run else self._gate(rid, lad.host, idx, view)
+            gate, reason = self._gate(rid, lad.host, idx, view)
             gates[lad.host.name] = (gate, reason)
             if gate == "skip":
                 lad.outcome.status, lad.outcome.message = "skipped", f"step {idx} ({step.id}) not run: {reason}"
