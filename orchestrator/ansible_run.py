@@ -3,6 +3,8 @@
 - event_handler must return True or events are not written to artifacts;
 - cancel_callback keeps Ctrl-C working (the run is cancelled, not orphaned);
 - failure is a status, not an exception: we turn the events into a PlaybookRun;
+- ansible-runner closes ansible-playbook's pty after the process has exited, and ptyprocess then sleeps 0.1 s "to
+  give the kernel time to update process status" (_no_sleep_after_exit);
 - ansible-runner starts ansible-playbook with the whole process environment (that is how inventories read
   credentials such as REMEDIATE_WINRM_PASSWORD or AZURE_CLIENT_SECRET) plus our settings, and writes that
   environment into artifacts/<id>/command: we scrub that file after the run, so no secret lands on disk.
@@ -164,6 +166,12 @@ def _env(extra_env: dict[str, str] | None) -> dict[str, str]:
     """Our settings over the process environment (ansible-runner starts from a copy of os.environ)."""
     bindir = str(Path(sys.executable).parent)
     env: dict[str, str] = {}
+    preload = project_dir() / "playbooks" / "callback_plugins" / "remediate_preload.py"
+    if preload.is_file():  # the Jinja2 plugins loaded once in ansible-playbook, not again in every task's worker
+        callbacks = [c for c in os.environ.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if c.strip()]
+        paths = [p for p in os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "").split(os.pathsep) if p]
+        env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join([str(preload.parent), *paths])  # + ansible-runner's own
+        env["ANSIBLE_CALLBACKS_ENABLED"] = ",".join([*callbacks, "remediate_preload"])
     env.update({
         "PATH": bindir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
         "ANSIBLE_CONFIG": str(project_dir() / "ansible.cfg"),
@@ -178,6 +186,26 @@ def _env(extra_env: dict[str, str] | None) -> dict[str, str]:
     if extra_env:
         env.update(extra_env)
     return env
+
+
+def _no_sleep_after_exit() -> None:
+    """ptyprocess's close() sleeps `delayafterclose` (0.1 s) before checking that the child is gone, even when it
+    has already reaped it, which is always so when ansible-runner closes the pty (after its `isalive()` loop and
+    the last read to EOF): a tenth of a second per run for nothing. Skip the sleep for a child known to have
+    exited; a child still alive is waited for and terminated as before."""
+    from ptyprocess import PtyProcess
+
+    original = PtyProcess.close
+    if getattr(original, "_skips_sleep_after_exit", False):
+        return
+
+    def close(self: PtyProcess, force: bool = True) -> None:
+        if getattr(self, "terminated", False):
+            self.delayafterclose = 0
+        original(self, force)
+
+    close._skips_sleep_after_exit = True  # type: ignore[attr-defined]
+    PtyProcess.close = close  # type: ignore[method-assign]
 
 
 def prewarm(extra_env: dict[str, str] | None = None) -> None:
@@ -205,9 +233,9 @@ _MARK = "remediate part "
 
 
 def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
-    """The plays of a combined run: a marker play before each part (its start event tells which part the next
-    events belong to; when the part is guarded, it decides per host whether the part runs there, as a fact the
-    part's `when` reads), then the part's playbook imported."""
+    """The plays of a combined run: a marker play before each part but an unguarded first (its start event tells
+    which part the next events belong to; when the part is guarded, it decides per host whether the part runs
+    there, as a fact the part's `when` reads), then the part's playbook imported."""
     plays: list[dict] = []
     for n, part in enumerate(parts):
         guards = []
@@ -231,7 +259,8 @@ def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
         }]
         if guards:
             entry["when"] = f"remediate_part_{n}"
-        plays += [marker, entry]
+        # the first part needs no marker unless it is guarded: its events come first, and no part is before it
+        plays += [marker, entry] if n or guards else [entry]
     return plays
 
 
@@ -263,6 +292,7 @@ def run_parts(
     the return value only)."""
     import ansible_runner
 
+    _no_sleep_after_exit()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     root = project_dir() / "playbooks"
     limit = list(dict.fromkeys(h for part in parts for h in part.hosts))

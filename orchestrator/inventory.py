@@ -154,17 +154,67 @@ def _static_files(path: Path) -> list[Path] | None:
 PLUGIN_RE = re.compile(rb"(?m)^plugin\s*:")
 
 
+YAML_EXTENSIONS = ("", ".yml", ".yaml", ".json")  # what Ansible reads as YAML (inventory and vars files)
+
+
+def _vars_shape(value: object) -> object:
+    """Of a variables mapping, only the variables we read (a new password or port does not change our reading)."""
+    return {k: v for k, v in value.items() if k in HOST_VARS} if isinstance(value, dict) else value
+
+
+def _group_shape(group: object) -> object:
+    """A group of a YAML inventory (hosts, vars, children), its variables reduced to the ones we read."""
+    if not isinstance(group, dict):
+        return group
+    shape: dict[object, object] = {}
+    for key, value in group.items():
+        if key == "hosts" and isinstance(value, dict):
+            shape[key] = {name: _vars_shape(hv) for name, hv in value.items()}
+        elif key == "vars":
+            shape[key] = _vars_shape(value)
+        elif key == "children" and isinstance(value, dict):
+            shape[key] = {name: _group_shape(child) for name, child in value.items()}
+        else:
+            shape[key] = value  # anything else counts whole: a change reads the inventory again
+    return shape
+
+
+def _file_key(f: Path, *, vars_file: bool) -> str:
+    """What our reading depends on in one file. A YAML (or JSON) inventory or vars file: its data without the
+    values of the variables we do not read, so a regenerated file whose credentials or ports changed keeps the
+    cache. Anything else (INI, a tag libyaml does not know such as !vault): its size, mtime and inode."""
+    import yaml
+
+    st = f.stat()
+    fallback = f"{f}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    if f.suffix.lower() not in YAML_EXTENSIONS:
+        return fallback
+    try:
+        data = yaml.load(f.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError, ValueError):
+        return fallback
+    if not isinstance(data, dict):
+        return fallback  # not a YAML inventory (Ansible reads it as INI or TOML)
+    shape = _vars_shape(data) if vars_file else {name: _group_shape(g) for name, g in data.items()}
+    text = json.dumps(shape, sort_keys=True, default=repr)
+    return f"{f}:yaml:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
 def _fingerprint(path: Path, files: list[Path]) -> str:
-    """What a cached reading depends on: the files (path, size, mtime, inode), Ansible's installed release and its
-    settings."""
+    """What a cached reading depends on: the files (what of them we read, see _file_key), Ansible's installed
+    release and its settings."""
     from importlib.util import find_spec
 
     spec = find_spec("ansible")  # found, not imported (importing it costs a tenth of a second)
     release = Path(spec.origin).parent / "release.py" if spec and spec.origin else None
     parts = [str(path.resolve()), ",".join(HOST_VARS)]
-    for f in files + ([release] if release and release.is_file() else []):
-        st = f.stat()
-        parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+    inventory_dir = path if path.is_dir() else path.parent
+    for f in files:
+        in_vars_dir = f.relative_to(inventory_dir).parts[0] in ("group_vars", "host_vars") and f != path
+        parts.append(_file_key(f, vars_file=in_vars_dir))
+    if release and release.is_file():
+        st = release.stat()
+        parts.append(f"{release}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
     parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("ANSIBLE_") and k not in STRICT_ENV)
     config = os.environ.get("ANSIBLE_CONFIG")
     if config and os.path.isfile(config):
@@ -175,8 +225,9 @@ def _fingerprint(path: Path, files: list[Path]) -> str:
 
 def _read_cached(path: Path, cache: Path | None) -> dict:
     """read_with_ansible, remembered in `cache` (the state dir's cache/) for a static inventory until one of its
-    files, Ansible's version or an ANSIBLE_* setting changes. Importing Ansible's inventory code alone costs more
-    than a whole run of a command that reads the cache."""
+    files changes in what we read of it (hosts, groups, the HOST_VARS: not a password or a port), or Ansible's
+    version, or an ANSIBLE_* setting. Importing Ansible's inventory code alone costs more than a whole run of a
+    command that reads the cache."""
     files = _static_files(path) if cache is not None else None
     if files is None or cache is None:
         return read_with_ansible(path)

@@ -167,3 +167,74 @@ def test_lanes_run_side_by_side_and_a_part_merges_back_per_host(project, tmp_pat
     assert touch.artifacts_of("l1") == tmp_path / "linux" / "artifacts" / "run"
     assert touch.artifacts_of("w1") == tmp_path / "windows" / "artifacts" / "run"
     assert {t.host for t in seen} == {"w1", "w2", "l1"}  # every lane reported its tasks
+
+
+def test_closing_the_pty_of_an_exited_run_does_not_sleep_but_a_live_child_is_still_terminated():
+    """ansible-runner closes ansible-playbook's pty once the process has exited: ptyprocess's 0.1 s wait for the
+    kernel is skipped then; a child still running is terminated as before."""
+    import time
+
+    from ptyprocess import PtyProcess
+
+    from orchestrator.ansible_run import _no_sleep_after_exit
+
+    _no_sleep_after_exit()
+    _no_sleep_after_exit()  # once is enough, twice does not wrap twice
+    assert getattr(PtyProcess.close, "_skips_sleep_after_exit", False)
+    done = PtyProcess.spawn(["true"])
+    while done.isalive():
+        time.sleep(0.01)
+    done.close()
+    assert done.delayafterclose == 0 and done.closed and done.exitstatus == 0
+    running = PtyProcess.spawn(["sleep", "30"])
+    running.close(force=True)
+    assert running.delayafterclose == 0.1 and not running.isalive() and running.closed
+
+
+PROBE_FILTER = """import os
+
+with open(os.environ["PROBE_FILE"], "a") as f:  # one line per process that loads this plugin file
+    f.write(f"{os.getpid()}\\n")
+
+
+class FilterModule:
+    def filters(self):
+        return {"probe_upper": lambda s: str(s).upper()}
+"""
+
+THREE_FILTERED_TASKS = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: One, ansible.builtin.set_fact: {a: "{{ 'x' | probe_upper }}"}}
+    - {name: Two, ansible.builtin.set_fact: {b: "{{ a | probe_upper }}"}}
+    - {name: Three, ansible.builtin.assert: {that: "b | probe_upper == 'X'"}}
+"""
+
+
+def test_filter_plugins_are_loaded_once_by_ansible_playbook_not_by_every_worker(project, tmp_path):
+    """playbooks/callback_plugins/remediate_preload.py loads the filter plugins in the controller before it forks a
+    worker per task: three tasks using a filter load its file once; without the callback, once per worker."""
+    import shutil
+
+    from tests.unit.conftest import ROOT
+
+    proj = project["proj"]
+    (proj / "playbooks" / "filter_plugins").mkdir()
+    (proj / "playbooks" / "filter_plugins" / "probe.py").write_text(PROBE_FILTER)
+    playbook = proj / "playbooks" / "linux" / "filtered.yml"
+    playbook.write_text(THREE_FILTERED_TASKS)
+    loads = tmp_path / "loads.txt"
+
+    def run(name: str) -> list[str]:
+        loads.write_text("")
+        result = run_playbook(playbook, inventory=project["inv"], limit=["box"], data_dir=tmp_path / name,
+                              extra_env={"PROBE_FILE": str(loads)})
+        assert result.ok() and [t.task for t in result.tasks] == ["One", "Two", "Three"]
+        return loads.read_text().split()
+
+    without = run("without")  # the test project has no callback_plugins yet
+    assert len(without) == 3 and len(set(without)) == 3
+    shutil.copytree(ROOT / "playbooks" / "callback_plugins", proj / "playbooks" / "callback_plugins")
+    with_preload = run("with")
+    assert len(with_preload) == 1

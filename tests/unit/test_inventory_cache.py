@@ -94,3 +94,54 @@ def test_a_broken_cache_entry_is_read_again(tmp_path, reads):
         assert "vm1" in load_inventory(path, cache=cache).hosts
     finally:
         os.chmod(cache, 0o700)
+
+
+def test_new_credentials_or_ports_keep_the_cache_what_we_read_does_not(tmp_path, reads):
+    """A regenerated inventory (the lab's, a CMDB export) with new passwords or ports reads the same for us: the
+    cache is kept. A change in what we read (a host, a group, ansible_host, the connection, the platform) is not."""
+    path = tmp_path / "inv.yml"
+    cache = tmp_path / "cache"
+    path.write_text(INV)
+    first = load_inventory(path, cache=cache)
+    path.write_text(INV.replace("Sup3rS3cret!", "0ther!").replace("{ansible_host: 127.0.0.2}",
+                                                                   "{ansible_host: 127.0.0.2, ansible_port: 2201}"))
+    assert load_inventory(path, cache=cache) == first and len(reads) == 1
+    for changed in (INV.replace("127.0.0.2", "127.0.0.3"),                   # ansible_host
+                    INV.replace("ansible_connection: winrm", "ansible_connection: psrp"),
+                    INV.replace("lnx1: {", "lnx1: {remediate_platform: azure, "),
+                    INV.replace("    linux:", "    azure:"),                  # a group
+                    INV + "    extra:\n      hosts:\n        lnx1:\n"):      # a membership
+        path.write_text(changed)
+        load_inventory(path, cache=cache)
+    assert len(reads) == 6
+    assert load_inventory(path, cache=cache).groups["extra"] == ["lnx1"] and len(reads) == 6
+
+
+def test_vars_files_count_only_the_variables_we_read(tmp_path, reads):
+    path = tmp_path / "inv.yml"
+    cache = tmp_path / "cache"
+    path.write_text(INV)
+    (tmp_path / "group_vars").mkdir()
+    gv = tmp_path / "group_vars" / "linux.yml"
+    gv.write_text("ansible_user: azureuser\n")
+    load_inventory(path, cache=cache)
+    gv.write_text("ansible_user: someone\nansible_port: 2222\n")
+    load_inventory(path, cache=cache)
+    assert len(reads) == 1
+    gv.write_text("ansible_user: someone\nremediate_platform: azure\n")
+    assert load_inventory(path, cache=cache).hosts["lnx1"].platform == "azure" and len(reads) == 2
+
+
+def test_files_libyaml_cannot_read_count_whole(tmp_path, reads):
+    """An INI inventory, or a vars file with a tag such as !vault: any change to the file reads it again."""
+    ini = tmp_path / "hosts.ini"
+    cache = tmp_path / "cache"
+    ini.write_text("[linux]\nlnx1 ansible_host=127.0.0.2 ansible_port=22\n")
+    load_inventory(ini, cache=cache)
+    ini.write_text("[linux]\nlnx1 ansible_host=127.0.0.2 ansible_port=23\n")
+    load_inventory(ini, cache=cache)
+    assert len(reads) == 2
+    (tmp_path / "group_vars").mkdir()
+    gv = tmp_path / "group_vars" / "linux.yml"
+    gv.write_text("ansible_user: azureuser\nsecret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n")
+    assert inv_mod._file_key(gv, vars_file=True).endswith(f":{gv.stat().st_ino}")
