@@ -221,18 +221,23 @@ class Part:
     it from the rest of the run).
 
     unhealthy_only: only on the hosts whose diagnosis, earlier in the run, says unhealthy or cannot tell (decided
-    when the part starts); after: only on the hosts that part (an index) ran on."""
+    when the part starts); after: only on the hosts that part (an index) ran on; diagnosed_by: the part (an index)
+    whose playbook diagnosed these hosts earlier in the run. Its path is given to this part's plays as
+    `remediate_diagnosed_by`: a fix playbook that imports that same diagnose playbook to act on its findings keeps
+    the diagnosis just made instead of reading everything again (the diagnose playbook's first task ends its play
+    for such a host)."""
 
     playbook: Path
     hosts: list[str]
     unhealthy_only: bool = False
     after: int | None = None
+    diagnosed_by: int | None = None
 
 
 _MARK = "remediate part "
 
 
-def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
+def _wrapper(parts: list[Part], limit: list[str], root: Path) -> list[dict]:
     """The plays of a combined run: a marker play before each part but an unguarded first (its start event tells
     which part the next events belong to; when the part is guarded, it decides per host whether the part runs
     there, as a fact the part's `when` reads), then the part's playbook imported."""
@@ -251,6 +256,9 @@ def _wrapper(parts: list[Part], limit: list[str]) -> list[dict]:
         marker: dict[str, object] = {"name": f"{_MARK}{n}: {part.playbook.name}", "hosts": "all",
                                      "gather_facts": False, "tasks": []}
         entry: dict[str, object] = {"ansible.builtin.import_playbook": str(part.playbook)}
+        if part.diagnosed_by is not None:
+            assert part.diagnosed_by < n, "a diagnosis is kept from an earlier part only"
+            entry["vars"] = {"remediate_diagnosed_by": str(parts[part.diagnosed_by].playbook.relative_to(root))}
         # every host still in the run answers the marker (its guard, or true): the hosts that do not were dropped
         # by the part before (a failure no rescue handled), which is then complete
         marker["tasks"] = [{
@@ -303,7 +311,7 @@ def run_parts(
         playbook = results[0].playbook
     else:
         wrapper = data_dir / "ladder.yml"
-        wrapper.write_text(json.dumps(_wrapper(parts, limit), indent=1), encoding="utf-8")
+        wrapper.write_text(json.dumps(_wrapper(parts, limit, root), indent=1), encoding="utf-8")
         playbook = str(wrapper)
     own_cancel = cancel is None
     cancel = cancel or _Cancel()

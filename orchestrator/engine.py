@@ -199,8 +199,11 @@ class Engine:
             lane_hosts = list(dict.fromkeys(h for n in mine for h in keep[n]))
             forks = min(len(lane_hosts), self.forks)
             batches = max(batches, -(-len(lane_hosts) // forks))
+            diagnosed = next((k for k, n in enumerate(mine) if parts[n].phase == "diagnose"), None)
             lanes.append(Lane([Part(parts[n].playbook, keep[n], parts[n].unhealthy_only,
-                                    None if parts[n].after is None else mine.index(parts[n].after)) for n in mine],
+                                    None if parts[n].after is None else mine.index(parts[n].after),
+                                    diagnosed if parts[n].keeps_diagnosis and diagnosed is not None
+                                    and diagnosed < k else None) for k, n in enumerate(mine)],
                               base / platform if len(platforms) > 1 else base, forks if len(lane_hosts) > 1 else None))
             origin.append(mine)
         recorded: set[tuple[int, str]] = set()
@@ -321,7 +324,7 @@ class Engine:
             view = views[idx - 1]
             assert view.playbook_path is not None
             parts.append(_Part(hosts, "apply", view.playbook_path, step=view, unhealthy_only=True, ahead=idx,
-                               extravars=self._vars(view), timeout=view.step.timeout))
+                               keeps_diagnosis=True, extravars=self._vars(view), timeout=view.step.timeout))
             at = len(diagnose) + len(parts) - 1
             if view.step.verify != "none":
                 verify, _ = self._diagnose_parts(hosts, "verify")
@@ -331,7 +334,8 @@ class Engine:
         if applies:
             return parts
         return [_Part(hosts, "plan", views[idx - 1].playbook_path, step=views[idx - 1], unhealthy_only=True,
-                      ahead=idx, extravars=self._vars(views[idx - 1]), timeout=views[idx - 1].step.timeout)
+                      ahead=idx, keeps_diagnosis=True, extravars=self._vars(views[idx - 1]),
+                      timeout=views[idx - 1].step.timeout)
                 for idx, hosts in checks.items()]
 
     def _checks(self, rid: str, idx: int, view: StepView, hosts: list[Host]) -> dict[str, PlaybookRun]:
@@ -828,6 +832,7 @@ class _Part:
     unhealthy_only: bool = False  # skipped on the hosts whose diagnosis, earlier in the run, is healthy
     after: int | None = None  # only on the hosts the run's part of this index ran on
     ahead: int | None = None  # read ahead for step `ahead`: recorded when the host's ladder gets there
+    keeps_diagnosis: bool = False  # follows the run's diagnose: a diagnose playbook it imports keeps that diagnosis
     extravars: dict = field(default_factory=dict)
     timeout: int = 600
 

@@ -238,3 +238,58 @@ def test_filter_plugins_are_loaded_once_by_ansible_playbook_not_by_every_worker(
     shutil.copytree(ROOT / "playbooks" / "callback_plugins", proj / "playbooks" / "callback_plugins")
     with_preload = run("with")
     assert len(with_preload) == 1
+
+
+COUNTED_DIAGNOSE = """
+- hosts: all
+  gather_facts: false
+  check_mode: true
+  tasks:
+    - name: Keep the diagnosis made earlier in this run
+      ansible.builtin.meta: end_host
+      when: remediate_diagnosed_by | default('') == 'linux/counted_diagnose.yml' and remediate_diagnosis is defined
+    - name: Count the reads
+      ansible.builtin.shell: echo read >> {{ out }}/{{ inventory_hostname }}.reads
+      changed_when: false
+      check_mode: false
+    - name: Look
+      ansible.builtin.stat: {path: "{{ out }}/{{ inventory_hostname }}.touched"}
+      register: seen
+    - name: Record the diagnosis
+      ansible.builtin.set_fact:
+        remediate_diagnosis: {healthy: "{{ seen.stat.exists }}", summary: read}
+"""
+
+FIX_IMPORTING_ITS_DIAGNOSE = """
+- name: Diagnose
+  ansible.builtin.import_playbook: counted_diagnose.yml
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Touch what the diagnosis found missing
+      ansible.builtin.copy: {dest: "{{ out }}/{{ inventory_hostname }}.touched", content: "x\\n"}
+      when: not remediate_diagnosis.healthy
+"""
+
+
+def test_a_fix_that_imports_its_diagnose_keeps_the_diagnosis_made_earlier_in_the_run(project, tmp_path):
+    books = project["proj"] / "playbooks" / "linux"
+    (books / "counted_diagnose.yml").write_text(COUNTED_DIAGNOSE)
+    (books / "fix.yml").write_text(FIX_IMPORTING_ITS_DIAGNOSE)
+    out = tmp_path / "out"
+    out.mkdir()
+    diag, fix, verify = run_parts(
+        [Part(books / "counted_diagnose.yml", ["box"]), Part(books / "fix.yml", ["box"], unhealthy_only=True,
+                                                            diagnosed_by=0),
+         Part(books / "counted_diagnose.yml", ["box"], after=1)],
+        inventory=project["inv"], data_dir=tmp_path / "r", extravars={"out": str(out)})
+    assert diag.facts["box"]["healthy"] is False and verify.facts["box"]["healthy"] is True
+    assert fix.changed_on("box") and (out / "box.touched").exists()
+    # read by the diagnose and by the verification; the fix acted on the diagnose's findings without a third read
+    assert (out / "box.reads").read_text().split() == ["read", "read"]
+    # standalone (an operator's run, or a fix in a later run), the fix diagnoses first
+    (out / "box.touched").unlink()
+    alone = run_playbook(books / "fix.yml", inventory=project["inv"], limit=["box"], data_dir=tmp_path / "r2",
+                         extravars={"out": str(out)})
+    assert alone.ok() and (out / "box.touched").exists()
+    assert (out / "box.reads").read_text().split() == ["read"] * 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from orchestrator.store import Store
 
@@ -75,6 +76,16 @@ def runs_of(project, doc) -> list[str]:
     return sorted(p.name.split("-", 1)[1] for p in (project["home"] / "runs" / doc["request_id"]).iterdir())
 
 
+def imports(project, doc) -> list[tuple[str, str | None]]:
+    """The playbooks the request's (only) combined run imported, with the diagnose each was told it follows."""
+    [run_dir] = (project["home"] / "runs" / doc["request_id"]).iterdir()
+    root = project["proj"] / "playbooks"
+    plays = json.loads((run_dir / "ladder.yml").read_text())
+    key = "ansible.builtin.import_playbook"
+    return [(str(Path(p[key]).relative_to(root)), (p.get("vars") or {}).get("remediate_diagnosed_by"))
+            for p in plays if key in p]
+
+
 def phases(doc) -> list[tuple[str, str, bool]]:
     return [(s["host"], s["phase"], s["changed"]) for s in doc["steps"]]
 
@@ -93,6 +104,10 @@ def test_yes_diagnoses_fixes_and_verifies_in_one_run(project, tmp_path):
     assert decisions == [("risk", "wait", "broken"), ("confirm", "run", "broken")]
     # the verification ran in check mode (its plays) although the run applied the fix
     assert [s["check_mode"] for s in doc["steps"]] == [True, True, False, True]
+    # the fix is told which playbook diagnosed the host in this run (a diagnose it imports keeps that diagnosis);
+    # the verification reads everything again
+    assert imports(project, doc) == [("linux/diag.yml", None), ("linux/write_ok.yml", "linux/diag.yml"),
+                                     ("linux/diag.yml", None)]
 
 
 def test_an_idempotent_step_that_changes_nothing_is_recorded_so_and_the_ladder_goes_on(project, tmp_path):
@@ -112,6 +127,7 @@ def test_dry_run_is_one_run_and_approval_two(project, tmp_path):
     assert rc == 0 and doc["results"]["broken"]["status"] == "planned"
     assert runs_of(project, doc) == ["broken-diagnose+plan"]
     assert [(s["phase"], s["check_mode"]) for s in doc["steps"]] == [("diagnose", True), ("plan", True)]
+    assert imports(project, doc) == [("linux/diag.yml", None), ("linux/write_ok.yml", "linux/diag.yml")]
     assert (box / "broken.txt").read_text() == "broken\n"
 
     rc, doc = run(project, "broken")  # no terminal, no --yes: the check rides in the diagnose run, plan stored

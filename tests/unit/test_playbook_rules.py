@@ -112,3 +112,33 @@ def test_modules_are_fully_qualified(path: Path) -> None:
         module = _module(task)
         if module is not None and "block" not in task:
             assert module.count(".") >= 2, f"{path.name}: task {task.get('name')!r} uses {module}; use its FQCN"
+
+
+def _imported_diagnoses() -> list[tuple[Path, Path]]:
+    """(fix playbook, the diagnose playbook it imports to act on its findings)."""
+    pairs = []
+    for fix in _written_playbooks():
+        if fix.stem.endswith("_diagnose"):
+            continue
+        for play in yaml.safe_load(fix.read_text()) or []:
+            imported = play.get("ansible.builtin.import_playbook") if isinstance(play, dict) else None
+            if imported and Path(imported).stem.endswith("_diagnose"):
+                pairs.append((fix, fix.parent / imported))
+    return pairs
+
+
+@pytest.mark.parametrize("fix,diagnose", _imported_diagnoses(), ids=lambda p: p.name)
+def test_a_diagnose_a_fix_imports_keeps_the_diagnosis_made_earlier_in_the_run(fix: Path, diagnose: Path) -> None:
+    """The engine runs such a fix right after its own diagnose, in one ansible-playbook run, and tells the fix's
+    plays which playbook made the diagnosis (`remediate_diagnosed_by`): the imported diagnose's first task ends its
+    play for a host that playbook diagnosed (orchestrator/ansible_run.py Part.diagnosed_by)."""
+    first = yaml.safe_load(diagnose.read_text())[0]["tasks"][0]
+    rel = diagnose.relative_to(PLAYBOOKS).as_posix()
+    assert first.get("ansible.builtin.meta") == "end_host", f"{diagnose.name}: first task must be the keep task"
+    assert first.get("when") == (f"remediate_diagnosed_by | default('') == '{rel}' and remediate_diagnosis is "
+                                 "defined"), f"{diagnose.name}: the keep task must name {rel}"
+
+
+def test_the_fixes_that_import_their_diagnose_are_known() -> None:
+    assert sorted(f.name for f, _ in _imported_diagnoses()) == [
+        "fsck_remount.yml", "vmbackup_mounts_to_skip.yml", "vmsnapshot_extension_reset.yml", "waagent_restart.yml"]
