@@ -174,6 +174,19 @@ def tree_rss_kib(pid: int) -> int:
     return int(_proc_tree(pid, _rss_kib))
 
 
+def _pss_kib(entry: Path, fields: list[str]) -> float:
+    for line in (entry / "smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def tree_pss_kib(pid: int) -> int:
+    """Proportional memory of a process and all its descendants now (KiB): each shared page divided among the
+    processes sharing it, so forked workers count what they added, not their parent's pages again."""
+    return int(_proc_tree(pid, _pss_kib))
+
+
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) of a process, its living descendants and the children they waited for."""
     tick = os.sysconf("SC_CLK_TCK")

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import REMEDIATE, ROOT, Lab, table, tree_rss_kib
+from bench.common import REMEDIATE, ROOT, Lab, table, tree_pss_kib, tree_rss_kib
 from bench.fleet import CODE, write_scenario
 from bench.serve import Client, Serve, alert
 
@@ -26,6 +26,7 @@ class Peak:
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
         self.peak = 0
+        self.peak_pss = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -33,16 +34,18 @@ class Peak:
     def _loop(self) -> None:
         while not self.stop.is_set():
             self.peak = max(self.peak, sum(tree_rss_kib(p) for p in self.pids))
+            self.peak_pss = max(self.peak_pss, sum(tree_pss_kib(p) for p in self.pids))
             self.stop.wait(0.2)
 
-    def done(self) -> int:
+    def done(self) -> tuple[int, int]:
+        """(peak RSS, peak PSS) in KiB."""
         self.stop.set()
         self.thread.join()
-        return self.peak
+        return self.peak, self.peak_pss
 
 
-def mib(kib: int) -> str:
-    return f"{kib / 1024:.0f}"
+def mib(peaks: tuple[int, int]) -> list[str]:
+    return [f"{kib / 1024:.0f}" for kib in peaks]
 
 
 def measure(windows: int, linux: int, alerts: int) -> str:
@@ -59,8 +62,7 @@ def measure(windows: int, linux: int, alerts: int) -> str:
             time.sleep(15)  # its workers start their run processes ahead (warm children)
             idle = Peak([server.proc.pid])
             time.sleep(3)
-            rows.append(["remediate serve, idle (server and its warm run processes)",
-                         mib(idle.done())])
+            rows.append(["remediate serve, idle (server and its warm run processes)", *mib(idle.done())])
             busy = Peak([server.proc.pid])
             client = Client(server.port)
             names = [f"win{i:03d}" for i in range(1, windows + 1)][:alerts]
@@ -71,7 +73,7 @@ def measure(windows: int, linux: int, alerts: int) -> str:
             while time.monotonic() < deadline and (not server.requests() or any(
                     r["status"] in ("queued", "running") for r in server.requests())):
                 time.sleep(0.5)
-            rows.append([f"remediate serve, {len(names)} alerts remediated by its 2 workers", mib(busy.done())])
+            rows.append([f"remediate serve, {len(names)} alerts remediated by its 2 workers", *mib(busy.done())])
         finally:
             server.stop()
         lab.up()
@@ -82,13 +84,15 @@ def measure(windows: int, linux: int, alerts: int) -> str:
         fleet = Peak([proc.pid])
         proc.wait()
         rows.append([f"remediate --host windows,linux --yes ({windows + linux} hosts, one request, its Ansible "
-                     "runs included)", mib(fleet.done())])
+                     "runs included)", *mib(fleet.done())])
         rows.append([f"the lab: {windows} Windows hosts (one daemon) + {linux} Linux hosts (sshd, init, agent "
-                     "each), during the fleet run", mib(lab_peak.done())])
+                     "each), during the fleet run", *mib(lab_peak.done())])
     finally:
         lab.remove()
-    return table("Benchmark 6: memory (peak RSS, process tree)", ["what", "peak RSS MiB"], rows,
-                 ["RSS of a tree counts shared pages once per process (an upper bound)"])
+    return table("Benchmark 6: memory (peak RSS and PSS, process tree)", ["what", "peak RSS MiB", "peak PSS MiB"],
+                 rows, ["RSS of a tree counts shared pages once per process (an upper bound: forked Ansible workers "
+                        "share most of their parent's pages); PSS divides each shared page among the processes "
+                        "sharing it (what the tree really holds)"])
 
 
 def main(argv: list[str] | None = None) -> int:
