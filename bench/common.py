@@ -162,29 +162,25 @@ def _proc_tree(pid: int, read: Callable[[Path, list[str]], float]) -> float:
     return total
 
 
-def _rss_kib(entry: Path, fields: list[str]) -> float:
-    for line in (entry / "status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def _kib(file: str, key: str) -> Callable[[Path, list[str]], float]:
+    """A reader of one KiB figure of /proc/<pid>/<file> (the line that starts with `key`)."""
+    def read(entry: Path, fields: list[str]) -> float:
+        for line in (entry / file).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+        return 0
+    return read
 
 
 def tree_rss_kib(pid: int) -> int:
     """Resident memory of a process and all its descendants now (KiB, from /proc)."""
-    return int(_proc_tree(pid, _rss_kib))
-
-
-def _pss_kib(entry: Path, fields: list[str]) -> float:
-    for line in (entry / "smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
+    return int(_proc_tree(pid, _kib("status", "VmRSS:")))
 
 
 def tree_pss_kib(pid: int) -> int:
     """Proportional memory of a process and all its descendants now (KiB): each shared page divided among the
     processes sharing it, so forked workers count what they added, not their parent's pages again."""
-    return int(_proc_tree(pid, _pss_kib))
+    return int(_proc_tree(pid, _kib("smaps_rollup", "Pss:")))
 
 
 def tree_cpu_s(pid: int) -> float:
