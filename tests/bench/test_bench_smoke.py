@@ -17,6 +17,7 @@ BENCHMARKS = [
     ("one_host", "### Benchmark 1: one host, whole ladder", "| apply (--yes) | 1 |"),
     ("fleet", "### Benchmark 2: fleet of 3 hosts", "| remediate (one request, batched) |"),
     ("alert_intake", "### Benchmark 3: alert intake, 20 alerts", "| 20 | 20 |"),
+    ("intake_app", "### Benchmark 3, in-process: the serve app's CPU per alert, 20 alerts", "| 20 | 2 | yes |"),
     ("alert_latency", "### Benchmark 4: alert to first action, 2 alerts", "| 2 |"),
     ("startup", "### Benchmark 5: start-up", "| remediate codes | 1 |"),
     ("memory", "### Benchmark 6: memory", "| remediate serve, idle"),
