@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import fastapi.routing
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -212,6 +213,17 @@ def test_openapi_documents_post_alerts(server):
     assert op["responses"]["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Queued"}
     assert set(spec["components"]["schemas"]["Queued"]["properties"]) == {"requests", "count"}
     assert "Alertmanager" in op["description"]
+
+
+def test_the_route_does_not_go_through_fastapis_solver(server, monkeypatch):
+    """What the route is for (BENCHMARKS.md section 3): no dependency solving per alert; other endpoints use it."""
+    async def no_solver(*args, **kwargs):
+        raise AssertionError("solve_dependencies called")
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", no_solver)
+    assert server.post("/alerts?dry_run=yes", content=ALERT, headers=AM).status_code == 202
+    with pytest.raises(AssertionError, match="solve_dependencies called"):
+        server.get("/requests", headers=AM)
 
 
 def test_reply_encodes_as_jsonresponse():
