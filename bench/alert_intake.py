@@ -12,13 +12,14 @@ pairs, alerts recorded vs accepted, and the CPU per alert of the serve process a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.common import Lab, process_cpu_s, table
+from bench.common import Lab, process_cpu_s, table, tree_cpu_s
 from bench.fleet import CODE, write_scenario
 from bench.serve import Client, Serve, alert, percentile
 
@@ -51,14 +52,20 @@ def measure(alerts: int, connections: int, hosts: int) -> str:
                     for k, v in codes.items():
                         statuses[k] = statuses.get(k, 0) + v
 
+            def cpu() -> list[float]:
+                """CPU seconds so far: the serve process, its run processes, the lab, this load generator."""
+                serve = process_cpu_s(server.proc.pid)
+                return [serve, tree_cpu_s(server.proc.pid) - serve, sum(tree_cpu_s(p) for p in lab.pids()),
+                        time.process_time()]
+
             threads = [threading.Thread(target=load, args=(w,)) for w in range(connections)]
-            serve_cpu, load_cpu, t0 = process_cpu_s(server.proc.pid), time.process_time(), time.perf_counter()
+            cpu0, t0 = cpu(), time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t0
-            serve_cpu, load_cpu = process_cpu_s(server.proc.pid) - serve_cpu, time.process_time() - load_cpu
+            serve_cpu, runs_cpu, lab_cpu, load_cpu = (after - before for after, before in zip(cpu(), cpu0, strict=True))
             rows = server.requests()
             running_while = sum(1 for r in rows if r["status"] in ("running",))
             deadline = time.monotonic() + 600
@@ -82,6 +89,9 @@ def measure(alerts: int, connections: int, hosts: int) -> str:
          "last alert was accepted",
          "CPU while the alerts were posted: the serve process (its event loop, group-commit writer and worker "
          "threads, not its run processes) and this load generator, per alert",
+         f"CPU seconds in those {elapsed:.2f} s ({os.cpu_count()} cores: {(os.cpu_count() or 1) * elapsed:.2f}): "
+         f"serve {serve_cpu:.2f}, its run processes {runs_cpu:.2f}, the lab {lab_cpu:.2f}, the load generator "
+         f"{load_cpu:.2f}",
          "goal on 2 cores: >= 1000 accepted/s, p99 < 50 ms; started must equal distinct pairs, recorded must "
          "equal accepted"])
 
