@@ -189,6 +189,12 @@ def tree_cpu_s(pid: int) -> float:
     return _proc_tree(pid, lambda entry, fields: sum(int(f) for f in fields[11:15]) / tick)
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of one process, all its threads, without its children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]], notes: Sequence[str] = ()) -> str:
     """A Markdown table with its title, the machine line and notes; printed and returned."""
     def cell(v: object) -> str:

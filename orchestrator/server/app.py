@@ -1,8 +1,9 @@
 """The HTTP API of `remediate serve` (FastAPI). OpenAPI at /openapi.json, docs at /docs; the approvals page at
-/ui (ui.py).
+/ui (ui.py); POST /alerts, the alert intake, in intake.py.
 
-Every endpoint but /healthz and /metrics needs credentials (bearer token or HMAC signature, see auth.py); a
-failure is 401 and changes nothing. Alerts are persisted before the 202 reply and run by the worker pool.
+Every endpoint but /healthz and /metrics needs credentials (bearer token or HMAC signature, see auth.py and
+caller.py); a failure is 401 and changes nothing. Alerts are persisted before the 202 reply and run by the worker
+pool.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
@@ -25,66 +25,18 @@ from ..errors import ApprovalRefused, PolicySkip, RemediateError
 from ..group_commit import StoreWriteFailed
 from ..store import Store
 from ..version import version
-from . import service
-from .auth import AuthFailed, authenticate
+from . import intake, service, ui
+from .caller import Caller
 from .config import ServerConfig
 from .metrics import CONTENT_TYPE, Metrics
-from .sessions import session_identity
 from .worker import WorkerPool, recover
 
 log = logging.getLogger("remediate.serve")
 STORE_RETRY_AFTER = 10  # seconds: the Retry-After of a 503 when the store is unavailable
 
 
-class Queued(BaseModel):
-    requests: list[dict[str, Any]]
-    count: int
-
-
 class Decision(BaseModel):
     reason: Annotated[str | None, Field(max_length=1000)] = None
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes (413) whether or not Content-Length is sent."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise HTTPException(400, "invalid Content-Length")
-        if int(declared) > limit:
-            raise HTTPException(413, f"payload larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"payload larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def identity(request: Request) -> str:
-    """The caller's identity (dependency of every protected endpoint); reads the body once, within the limit.
-    A read (GET) without credentials may use the approvals page's session cookie (e.g. its change record links);
-    a POST never does: the API's state changes need a token or a signature (no cookie, no CSRF)."""
-    ctx: service.ServerContext = request.app.state.ctx
-    body = await read_body(request, ctx.config.max_body) if request.method == "POST" else b""
-    request.state.body = body
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if request.method in ("GET", "HEAD") and "authorization" not in headers and "x-remediate-signature" not in headers:
-        who = session_identity(request)
-        if who:
-            return who
-    try:
-        if "x-remediate-signature" not in headers:  # a bearer token: constant-time compares, no I/O
-            return authenticate(ctx.config, ctx.store, headers, body)
-        # a signature is claimed in the store (replays): a write, off the event loop
-        return await run_in_threadpool(authenticate, ctx.config, ctx.store, headers, body)
-    except AuthFailed as exc:
-        ctx.metrics.auth_failures.inc()
-        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
-
-
-Caller = Annotated[str, Depends(identity)]
 
 
 def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
@@ -114,9 +66,8 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
                   description="Alert webhook receiver, approvals and audit API of remediate.")
     app.state.ctx = ctx
     app.state.pool = pool
-    from .ui import install  # the approvals page (imports this module's read_body)
-
-    install(app)
+    intake.install(app, ctx)  # POST /alerts, first: the most frequent call is matched first
+    ui.install(app)  # the approvals page
 
     @app.exception_handler(RemediateError)
     async def _remediate_error(request: Request, exc: RemediateError) -> JSONResponse:
@@ -143,20 +94,6 @@ def create_app(config: ServerConfig, *, start_workers: bool = True) -> FastAPI:
     @app.get("/metrics")
     def metrics() -> Response:
         return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
-
-    @app.post("/alerts", status_code=202, response_model=Queued,
-              responses={400: {"description": "invalid payload"}, 401: {"description": "unauthenticated"},
-                         413: {"description": "payload too large"}, 422: {"description": "nothing can run"}})
-    async def post_alert(request: Request, caller: Caller, dry_run: bool = False) -> Any:
-        """An alert payload (Azure Monitor common schema, Log Analytics, Alertmanager, plain); the kind is
-        detected. Every request it holds is stored before this returns (committed with the alerts arriving at
-        the same time: one commit for many; parsing is CPU on the event loop, the write is not)."""
-        try:
-            # a Response: FastAPI does not validate it again against Queued (the model documents it)
-            return JSONResponse(await service.submit_alert(ctx, request.state.body, caller, dry_run=dry_run),
-                                status_code=202)
-        except service.Rejected as exc:
-            return JSONResponse({"error": exc.reason, "request_id": exc.request_id}, status_code=exc.status)
 
     @app.get("/requests/{request_id}")
     def get_request(request_id: str, caller: Caller) -> Any:

@@ -34,9 +34,15 @@ class Metrics:
         self.run_seconds = Histogram("remediate_run_seconds", "Duration of a remediation run",
                                      buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800), registry=self.registry)
         self.registry.register(_QueueCollector(counts))
+        self._alert_series: dict[tuple[str, str], Counter] = {}  # (kind, outcome) -> its child of `alerts`
 
     def alert(self, kind: str, outcome: str) -> None:
-        self.alerts.labels(kind=kind, outcome=outcome).inc()
+        """Count one request of an alert. The labelled child is looked up once per (kind, outcome): labels() is
+        the same child every time, but it validates and locks on each call (every alert of the intake)."""
+        series = self._alert_series.get((kind, outcome))
+        if series is None:
+            series = self._alert_series[(kind, outcome)] = self.alerts.labels(kind=kind, outcome=outcome)
+        series.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

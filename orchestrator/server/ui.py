@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..approvals import plan_summary
 from ..errors import RemediateError
 from . import service
-from .app import read_body
 from .auth import bearer_identity
+from .caller import read_body
 from .sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,

@@ -18,6 +18,7 @@ BENCHMARKS = [
     ("fleet", ["--module-seconds", "0.05"], "### Benchmark 2: fleet of 3 hosts (2 Windows, 1 Linux), AzureVmOffline, "
      "Windows modules taking 0.05 s", "| remediate (one request, batched) |"),
     ("alert_intake", [], "### Benchmark 3: alert intake, 20 alerts", "| 20 | 20 |"),
+    ("intake_app", [], "### Benchmark 3, in-process: the serve app's CPU per alert, 20 alerts", "| 20 | 2 | yes |"),
     ("alert_latency", [], "### Benchmark 4: alert to first action, 2 alerts", "| 2 |"),
     ("startup", [], "### Benchmark 5: start-up", "| remediate codes | 1 |"),
     ("memory", [], "### Benchmark 6: memory", "| remediate serve, idle"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.alerts import MAX_PAYLOAD_BYTES, AlertError, AlertRequest, detect_kind, map_hosts, parse
-from orchestrator.alerts.fields import MAX_DEPTH, QUOTE_LEN
+from orchestrator.alerts.fields import MAX_DEPTH, QUOTE_LEN, load_json
 from orchestrator.catalog import load_catalog
 from orchestrator.errors import ExitStatus, UsageError
 from orchestrator.inventory import load_inventory
@@ -503,6 +503,32 @@ def test_deep_nesting_is_refused(catalog, depth):
     body = '{"code": "X", "host": "vm1", "pad": ' + "[" * depth + "]" * depth + "}"
     with pytest.raises(AlertError, match="nesting deeper than"):
         parse(body, catalog)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('{"a": 1, "b": 2, "b": 3, "a": 4}', "b"),  # the first key seen again, in document order
+    ('{"code": "X", "labels": {"x": 1, "y": 2, "x": 3}}', "x"),  # in a nested object
+    ('[{"k": 1}, {"k": 1, "k": 2}]', "k"),
+])
+def test_duplicate_keys_anywhere_are_refused_and_named(text, key):
+    with pytest.raises(AlertError, match=f"duplicate key '{key}' in one object"):
+        load_json(text)
+
+
+def test_a_byte_order_mark_is_skipped_once_a_second_one_is_refused():
+    assert load_json(b"\xef\xbb\xbf{}") == {}
+    with pytest.raises(AlertError, match="not valid JSON: Unexpected UTF-8 BOM"):
+        load_json("\ufeff\ufeff{}")
+
+
+def test_nesting_is_measured_on_structure_not_on_brackets_in_strings():
+    """fields.py _check_depth: text with at most MAX_DEPTH opening brackets is not scanned (it cannot be deeper);
+    with more, the scan ignores the brackets inside strings."""
+    at_limit = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert load_json(at_limit) == json.loads(at_limit)
+    assert load_json('{"pad": "' + "[{" * 500 + '", "x": [[1]]}')["x"] == [[1]]
+    with pytest.raises(AlertError, match="nesting deeper than"):
+        load_json('{"pad": "[[[", "x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}")
 
 
 def test_nesting_within_the_limit_is_fine(catalog):
