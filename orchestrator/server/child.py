@@ -38,24 +38,6 @@ def warm_up(inventory: Path | None):  # type: ignore[no-untyped-def]
     return catalog, read
 
 
-def sessions_at_our_niceness() -> None:
-    """ansible-runner starts ansible-playbook on a pty, in a session of its own. Where the kernel shares the CPU
-    between sessions before it looks at niceness (Linux autogroups: a process outside any cpu cgroup, e.g. `remediate
-    serve` started from a shell rather than by systemd), that session would compete with the whole server at the
-    server's weight, whatever its niceness. From now on, a child of this process that starts a session gives the
-    session's group our niceness (nothing else changes: a child in our own session leaves the group alone)."""
-    def at_fork() -> None:
-        if os.getsid(0) != os.getpid():  # not a session leader: the group is the server's
-            return
-        try:
-            with open("/proc/self/autogroup", "w") as group:
-                group.write(str(os.getpriority(os.PRIO_PROCESS, 0)))
-        except OSError:
-            pass  # not Linux, no autogroups, or refused: the niceness alone applies
-
-    os.register_at_fork(after_in_child=at_fork)
-
-
 def _log_to(path: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
@@ -74,7 +56,6 @@ def main() -> int:
     from .service import ServerContext
     from .worker import run_row
 
-    sessions_at_our_niceness()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     ahead = Path(sys.argv[2]) if len(sys.argv) == 3 and sys.argv[1] == "--inventory" else None
     catalog, read = warm_up(ahead)

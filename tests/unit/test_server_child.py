@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from orchestrator.server.child import RUN_NICENESS
 from orchestrator.server.worker import WarmChild
 
@@ -42,37 +40,3 @@ def test_a_run_process_never_imports_the_http_app():
             "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-AUTOGROUP_PROBE = r"""
-import os, pty, sys
-from orchestrator.server.child import sessions_at_our_niceness
-
-os.nice(10)
-mine = open("/proc/self/autogroup").read()
-sessions_at_our_niceness()
-pid = os.fork()  # a child in our session (the server's): our group is left alone
-if pid == 0:
-    os._exit(0)
-os.waitpid(pid, 0)
-out = sys.argv[1]
-pid, _ = pty.fork()  # what pexpect does for ansible-runner: a session of its own
-if pid == 0:
-    with open(out, "w") as f:
-        f.write(open("/proc/self/autogroup").read())
-    os._exit(0)
-os.waitpid(pid, 0)
-print(mine == open("/proc/self/autogroup").read())
-"""
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="no autogroups (not Linux, or disabled)")
-def test_a_session_started_by_a_run_process_gets_its_niceness(tmp_path):
-    """Linux shares the CPU between autogroups (one per session, for processes outside a cpu cgroup) before it looks
-    at niceness: ansible-playbook, which ansible-runner starts in a session of its own, would otherwise compete
-    with the whole server at full weight (sched(7), "The autogroup feature")."""
-    out = tmp_path / "autogroup"
-    res = subprocess.run([sys.executable, "-c", AUTOGROUP_PROBE, str(out)], capture_output=True, text=True,
-                         check=True)
-    assert res.stdout.strip() == "True"  # our own group unchanged
-    assert out.read_text().split()[-2:] == ["nice", "10"]
