@@ -102,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._dispatch(request)
+        except _Replied:
+            pass
         except _Dropped:
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
@@ -176,13 +178,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.stopping.wait(delay)
         if faults.get("http_500"):
             self._reply(500, b"Internal Server Error (simulated fault)", "text/plain")
-            raise _Dropped()
+            raise _Replied()
         if faults.get("drop_connection"):
             raise _Dropped()
 
 
 class _Dropped(Exception):
-    """The reply was already sent (or deliberately not sent): close the connection."""
+    """No reply is sent: close the connection."""
+
+
+class _Replied(Exception):
+    """An error reply was already sent: keep the connection open, as HTTP.sys does after a 500, so the client's next
+    message on it (Ansible cleans the command up in a `finally`) is answered rather than reset."""
 
 
 class SimulatedWindowsServer:

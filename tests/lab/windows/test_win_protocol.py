@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import winrm
-from winrm.exceptions import InvalidCredentialsError, WinRMError
+from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError
 
 from lab.windows.server import SimulatedWindowsServer
 
@@ -65,3 +65,32 @@ def test_wrong_password_is_rejected(server) -> None:
     _, hostvars = server
     with pytest.raises((InvalidCredentialsError, WinRMError)):
         session(hostvars["vm1"], password="wrong").run_ps("vssadmin list writers")
+
+
+def test_http_500_keeps_the_connection_for_the_next_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP.sys answers a 500 and keeps the connection: Ansible's cleanup in `finally` reuses it and must be answered,
+    or its error replaces the 500 the task should report."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    srv = SimulatedWindowsServer({"vm1": {"faults": {"http_500": True}}}, workdir=tmp_path, password="pw")
+    hostvars = srv.start()["vm1"]
+    listener = srv._listeners["vm1"]
+    accepted = []
+    accept = listener.get_request
+
+    def counting_accept():  # type: ignore[no-untyped-def]
+        accepted.append(1)
+        return accept()
+
+    listener.get_request = counting_accept  # type: ignore[method-assign]
+    try:
+        protocol = session(hostvars).protocol
+        shell_id = protocol.open_shell()
+        command_id = protocol.run_command(shell_id, "powershell", ["-Command", "vssadmin list writers"])
+        with pytest.raises(WinRMTransportError) as raised:
+            protocol.get_command_output(shell_id, command_id)
+        assert raised.value.code == 500
+        protocol.cleanup_command(shell_id, command_id)
+        assert len(accepted) == 1
+        protocol.close_shell(shell_id)
+    finally:
+        srv.stop()
